@@ -1,0 +1,56 @@
+# Agora: `make up` runs the hub with a worker on embedded defaults; `make test` runs every check.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; a GPU host installs its CUDA build instead (README, "GPU workers").
+TORCH_SPEC ?= torch==2.13.0
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DEBUG ?= 1
+
+.PHONY: install up serve worker migrate demo test lint format schema check-deploy clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py load_demo
+
+up: demo
+	HOST=$(HOST) PORT=$(PORT) bin/serve-local
+
+worker: install
+	$(BIN)/celery -A hub worker --pool solo --queues default,cpu,gpu --loglevel INFO
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: install
+	mkdir -p var
+	$(BIN)/python manage.py spectacular --file var/openapi.yaml --validate --fail-on-warn
+	$(BIN)/python -c "import yaml, openapi_spec_validator as v; v.validate(yaml.safe_load(open('var/openapi.yaml')))"
+
+check-deploy: install
+	DEBUG=0 SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		ALLOWED_HOSTS=agora.example.org $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+test: lint schema check-deploy
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf var staticfiles

@@ -1,0 +1,23 @@
+"""API permission classes. What a user may see or change is decided by hub.permissions."""
+
+from rest_framework import permissions
+
+from hub.models import AccessToken, Organization
+
+
+class TokenScope(permissions.BasePermission):
+    """A token with ``read`` scope may only read."""
+
+    message = "This access token has read scope; writing needs a token with write scope."
+
+    def has_permission(self, request, view) -> bool:
+        token = request.auth
+        if isinstance(token, AccessToken) and request.method not in permissions.SAFE_METHODS:
+            return token.scope == AccessToken.Scope.WRITE
+        return True
+
+
+def token_allows_organization(request, organization: Organization) -> bool:
+    """A token restricted to one organization may not act on another's behalf."""
+    token = request.auth
+    return not (isinstance(token, AccessToken) and token.organization_id not in (None, organization.pk))

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from hub.models import (
+    Dataset,
+    DatasetFile,
+    DatasetVersion,
+    ModelFile,
+    ModelVersion,
+    Organization,
+    RegisteredModel,
+    Visibility,
+)
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["id", "slug", "name", "description", "created_at"]
+
+
+class BlobFileFields(serializers.Serializer):
+    size = serializers.IntegerField(source="blob.size", read_only=True)
+    sha256 = serializers.CharField(source="blob.sha256", read_only=True)
+
+
+class DatasetFileSerializer(BlobFileFields, serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetFile
+        fields = ["split", "path", "rows", "size", "sha256", "download_url"]
+
+    def get_download_url(self, obj: DatasetFile) -> str:
+        return self.context["request"].build_absolute_uri(reverse("hub:dataset-file", args=[obj.pk]))
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.full_name", read_only=True)
+    files = DatasetFileSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "id", "dataset", "number", "text_field", "label_field", "group_field", "labels", "split_seed",
+            "split_proportions", "row_counts", "label_distribution", "files", "created_at",
+        ]  # fmt: skip
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    versions = DatasetVersionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "id", "organization", "slug", "full_name", "name", "description", "visibility", "license",
+            "created_at", "updated_at", "versions",
+        ]  # fmt: skip
+
+
+class DatasetListSerializer(DatasetSerializer):
+    latest_version = serializers.IntegerField(read_only=True)
+
+    class Meta(DatasetSerializer.Meta):
+        fields = [f for f in DatasetSerializer.Meta.fields if f != "versions"] + ["latest_version"]
+
+
+class SplitFields(serializers.Serializer):
+    file = serializers.FileField(help_text="A CSV or TSV file with a header row.")
+    text_field = serializers.CharField(max_length=100, help_text="Column holding the text.")
+    label_field = serializers.CharField(max_length=100, help_text="Column holding the label.")
+    group_field = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Optional column for fairness.",
+    )
+    validation_fraction = serializers.FloatField(min_value=0.0, max_value=0.5, default=0.1)
+    test_fraction = serializers.FloatField(min_value=0.0, max_value=0.5, default=0.1)
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=42)
+
+
+class DatasetCreateSerializer(SplitFields):
+    organization = serializers.SlugRelatedField(slug_field="slug", queryset=Organization.objects.all())
+    slug = serializers.SlugField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
+    license = serializers.CharField(max_length=100, help_text="SPDX id, or LicenseRef-<name>.")
+
+
+class ModelFileSerializer(BlobFileFields, serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelFile
+        fields = ["path", "size", "sha256", "download_url"]
+
+    def get_download_url(self, obj: ModelFile) -> str:
+        return self.context["request"].build_absolute_uri(reverse("hub:model-file", args=[obj.pk]))
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.full_name", read_only=True)
+    base_version = serializers.StringRelatedField(read_only=True)
+    base_version_id = serializers.IntegerField(read_only=True)
+    dataset_version = serializers.StringRelatedField(read_only=True)
+    dataset_version_id = serializers.IntegerField(read_only=True)
+    files = ModelFileSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "model", "number", "origin", "status", "base_version", "base_version_id",
+            "dataset_version", "dataset_version_id", "architecture", "labels", "num_parameters",
+            "tensor_summary", "metrics", "library_versions", "files", "created_at",
+        ]  # fmt: skip
+
+
+class ModelVersionSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "number", "origin", "status", "metrics", "created_at"]
+
+
+class RegisteredModelSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    versions = ModelVersionSummarySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RegisteredModel
+        fields = [
+            "id", "organization", "slug", "full_name", "name", "description", "task", "visibility",
+            "license", "created_at", "updated_at", "versions",
+        ]  # fmt: skip
+
+
+class RegisteredModelListSerializer(RegisteredModelSerializer):
+    latest_version = serializers.IntegerField(read_only=True)
+
+    class Meta(RegisteredModelSerializer.Meta):
+        fields = [f for f in RegisteredModelSerializer.Meta.fields if f != "versions"] + ["latest_version"]

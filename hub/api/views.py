@@ -1,0 +1,148 @@
+"""REST endpoints of the registry. Views parse and serialize; hub.services and hub.selectors decide."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.response import Response
+
+from hub import selectors
+from hub.api import serializers
+from hub.api.permissions import TokenScope, token_allows_organization
+from hub.models import Organization
+from hub.services.datasets import SplitSpec, Upload, add_dataset_version, create_dataset
+
+
+def upload_from(validated: dict) -> tuple[Upload, SplitSpec]:
+    file = validated["file"]
+    split = SplitSpec(validated["validation_fraction"], validated["test_fraction"], validated["seed"])
+    return Upload(name=file.name, file=file, size=file.size), split
+
+
+def require_token_organization(request, organization: Organization) -> None:
+    if not token_allows_organization(request, organization):
+        raise PermissionDenied(
+            f"This access token is restricted to another organization than {organization.slug}."
+        )
+
+
+class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Organizations you belong to."""
+
+    serializer_class = serializers.OrganizationSerializer
+    lookup_field = "slug"
+    search_fields = ["slug", "name"]
+
+    def get_queryset(self):
+        return selectors.organizations_of(self.request.user).order_by("slug")
+
+
+class DatasetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Datasets visible to you. Create one by uploading a CSV/TSV file (multipart)."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly, TokenScope]
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser]
+    filterset_fields = {"organization__slug": ["exact"], "visibility": ["exact"], "license": ["exact"]}
+    search_fields = ["slug", "name", "description"]
+    ordering_fields = ["created_at", "updated_at", "slug"]
+
+    def get_queryset(self):
+        queryset = selectors.datasets_visible_to(self.request.user).order_by("-updated_at")
+        if self.action != "list":
+            queryset = queryset.prefetch_related("versions__files__blob")
+        return queryset
+
+    def get_serializer_class(self):
+        return {
+            "list": serializers.DatasetListSerializer,
+            "create": serializers.DatasetCreateSerializer,
+            "add_version": serializers.SplitFields,
+        }.get(self.action, serializers.DatasetSerializer)
+
+    @extend_schema(responses={201: serializers.DatasetSerializer})
+    def create(self, request, *args, **kwargs):
+        incoming = serializers.DatasetCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        require_token_organization(request, data["organization"])
+        upload, split = upload_from(data)
+        version = create_dataset(
+            user=request.user,
+            organization=data["organization"],
+            slug=data["slug"],
+            name=data["name"],
+            description=data["description"],
+            visibility=data["visibility"],
+            license=data["license"],
+            upload=upload,
+            text_field=data["text_field"],
+            label_field=data["label_field"],
+            group_field=data["group_field"],
+            split=split,
+        )
+        dataset = self.get_queryset().prefetch_related("versions__files__blob").get(pk=version.dataset_id)
+        body = serializers.DatasetSerializer(dataset, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=serializers.SplitFields, responses={201: serializers.DatasetVersionSerializer})
+    @action(detail=True, methods=["post"], url_path="versions")
+    def add_version(self, request, pk=None):
+        """Upload a new immutable version of the dataset."""
+        dataset = self.get_object()
+        require_token_organization(request, dataset.organization)
+        incoming = serializers.SplitFields(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        upload, split = upload_from(data)
+        version = add_dataset_version(
+            user=request.user,
+            dataset=dataset,
+            upload=upload,
+            text_field=data["text_field"],
+            label_field=data["label_field"],
+            group_field=data["group_field"],
+            split=split,
+        )
+        body = serializers.DatasetVersionSerializer(version, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class DatasetVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.DatasetVersionSerializer
+    filterset_fields = {"dataset": ["exact"], "dataset__organization__slug": ["exact"]}
+
+    def get_queryset(self):
+        return selectors.dataset_versions_visible_to(self.request.user).order_by("-created_at")
+
+
+class RegisteredModelViewSet(viewsets.ReadOnlyModelViewSet):
+    """Models visible to you, with their versions."""
+
+    filterset_fields = {"organization__slug": ["exact"], "visibility": ["exact"], "task": ["exact"]}
+    search_fields = ["slug", "name", "description"]
+    ordering_fields = ["created_at", "updated_at", "slug"]
+
+    def get_queryset(self):
+        queryset = selectors.models_visible_to(self.request.user).order_by("-updated_at")
+        if self.action != "list":
+            queryset = queryset.prefetch_related("versions")
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return serializers.RegisteredModelListSerializer
+        return serializers.RegisteredModelSerializer
+
+
+class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Model versions visible to you: lineage, metrics and files."""
+
+    serializer_class = serializers.ModelVersionSerializer
+    filterset_fields = {"model": ["exact"], "origin": ["exact"], "status": ["exact"]}
+    ordering_fields = ["created_at", "number"]
+
+    def get_queryset(self):
+        return selectors.model_versions_visible_to(self.request.user).order_by("-created_at")

@@ -1,0 +1,37 @@
+"""``Authorization: Bearer <token>`` with personal access tokens (``Token <token>`` is accepted too)."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from hub.services.tokens import TokenError, authenticate_token
+
+
+class AccessTokenAuthentication(authentication.BaseAuthentication):
+    keywords = ("bearer", "token")
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].decode(errors="replace").lower() not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
+        try:
+            token = authenticate_token(header[1].decode())
+        except (TokenError, UnicodeDecodeError) as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from None
+        return token.user, token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
+class AccessTokenScheme(OpenApiAuthenticationExtension):
+    """Describes the Bearer scheme in the OpenAPI schema."""
+
+    target_class = "hub.authentication.AccessTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A personal access token (agora_…)."}

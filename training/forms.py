@@ -1,0 +1,45 @@
+from django import forms
+from django.conf import settings
+
+from hub.forms import preselect_single
+from hub.models import DatasetVersion, ModelVersion, Organization
+from training.engine.config import HYPERPARAMETERS, Hyperparameter
+
+
+def _field_for(spec: Hyperparameter) -> forms.Field:
+    common = {"required": False, "initial": spec.default, "help_text": spec.help}
+    if spec.kind == "choice":
+        return forms.ChoiceField(choices=[(c, c) for c in spec.choices], **common)
+    if spec.kind == "int":
+        return forms.IntegerField(min_value=spec.minimum, max_value=spec.maximum, **common)
+    return forms.FloatField(min_value=spec.minimum, max_value=spec.maximum, **common)
+
+
+class RunForm(forms.Form):
+    organization = forms.ModelChoiceField(queryset=Organization.objects.none(), to_field_name="slug")
+    base_version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), label="Base model version")
+    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), label="Dataset version")
+    output_model = forms.SlugField(
+        required=False, help_text="Model that receives the new version (default: base-dataset)."
+    )
+    queue = forms.ChoiceField(choices=())
+
+    def __init__(self, *args, organizations, base_versions, dataset_versions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = organizations
+        preselect_single(self.fields["organization"])
+        self.fields["base_version"].queryset = base_versions
+        self.fields["dataset_version"].queryset = dataset_versions
+        self.fields["queue"].choices = [(q, q) for q in settings.AGORA_RUN_QUEUES]
+        for spec in HYPERPARAMETERS:
+            self.fields[spec.name] = _field_for(spec)
+
+    def hyperparameters(self) -> dict:
+        return {
+            spec.name: self.cleaned_data[spec.name]
+            for spec in HYPERPARAMETERS
+            if self.cleaned_data.get(spec.name) not in (None, "")
+        }
+
+    def hyperparameter_fields(self):
+        return [self[spec.name] for spec in HYPERPARAMETERS]

@@ -1,0 +1,92 @@
+"""Fine-tuning runs and the metrics they stream while they train."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from hub.models import DatasetVersion, ModelVersion, Organization, RegisteredModel
+
+
+class FineTuneRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        REJECTED = "rejected", "Rejected"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.REJECTED)
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="runs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    base_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="runs_as_base")
+    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="runs")
+    output_model = models.ForeignKey(
+        RegisteredModel,
+        on_delete=models.PROTECT,
+        related_name="runs",
+        help_text="The model whose next version the run produces.",
+    )
+    hyperparameters = models.JSONField(default=dict)
+    queue = models.CharField(max_length=64, default="cpu")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    progress = models.FloatField(default=0.0, help_text="Share of optimizer steps done, 0 to 1.")
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Final validation metrics.")
+    device = models.CharField(max_length=200, blank=True)
+    precision = models.CharField(max_length=16, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    accelerator_seconds = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    output_version = models.OneToOneField(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="produced_by_run"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("training:run", kwargs={"pk": self.pk})
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def wall_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class RunMetric(models.Model):
+    """One measured value at one step: a narrow table that charts read as series."""
+
+    run = models.ForeignKey(FineTuneRun, on_delete=models.CASCADE, related_name="metric_points")
+    step = models.PositiveIntegerField()
+    name = models.CharField(max_length=64)
+    value = models.FloatField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "name", "step"]
+        indexes = [models.Index(fields=["run", "name", "step"])]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.name}@{self.step}={self.value:g}"

@@ -1,0 +1,10 @@
+"""Celery tasks: thin wrappers around training.services."""
+
+from celery import shared_task
+
+from training import services
+
+
+@shared_task(name="training.run_fine_tune", bind=True, acks_late=True, ignore_result=True)
+def run_fine_tune(self, run_id: int) -> None:
+    services.execute_run(run_id, worker=self.request.hostname or "")
