@@ -18,7 +18,7 @@ from hub.forms import DatasetForm, TokenForm, add_service_errors
 from hub.models import AccessToken, DatasetFile, ModelFile, Organization
 from hub.permissions import can_view_organization, can_write
 from hub.services import blobs
-from hub.services.datasets import SplitSpec, Upload, create_dataset
+from hub.services.datasets import create_dataset, dataset_arguments
 from hub.services.tokens import issue_token, revoke_token
 
 
@@ -50,23 +50,8 @@ def dataset_create(request):
     organizations = selectors.writable_organizations(request.user)
     form = DatasetForm(request.POST or None, request.FILES or None, organizations=organizations)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        file = data["file"]
         try:
-            version = create_dataset(
-                user=request.user,
-                organization=data["organization"],
-                slug=data["slug"],
-                name=data["name"],
-                description=data["description"],
-                license=data["license"],
-                visibility=data["visibility"],
-                upload=Upload(name=file.name, file=file, size=file.size),
-                text_field=data["text_field"],
-                label_field=data["label_field"],
-                group_field=data["group_field"],
-                split=SplitSpec(data["validation_fraction"], data["test_fraction"], data["seed"]),
-            )
+            version = create_dataset(user=request.user, **dataset_arguments(form.cleaned_data))
         except ValidationError as error:
             add_service_errors(form, error)
         else:

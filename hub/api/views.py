@@ -13,13 +13,7 @@ from hub import selectors
 from hub.api import serializers
 from hub.api.permissions import TokenScope, token_allows_organization
 from hub.models import Organization
-from hub.services.datasets import SplitSpec, Upload, add_dataset_version, create_dataset
-
-
-def upload_from(validated: dict) -> tuple[Upload, SplitSpec]:
-    file = validated["file"]
-    split = SplitSpec(validated["validation_fraction"], validated["test_fraction"], validated["seed"])
-    return Upload(name=file.name, file=file, size=file.size), split
+from hub.services.datasets import add_dataset_version, create_dataset, dataset_arguments, version_arguments
 
 
 def require_token_organization(request, organization: Organization) -> None:
@@ -68,22 +62,8 @@ class DatasetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         require_token_organization(request, data["organization"])
-        upload, split = upload_from(data)
-        version = create_dataset(
-            user=request.user,
-            organization=data["organization"],
-            slug=data["slug"],
-            name=data["name"],
-            description=data["description"],
-            visibility=data["visibility"],
-            license=data["license"],
-            upload=upload,
-            text_field=data["text_field"],
-            label_field=data["label_field"],
-            group_field=data["group_field"],
-            split=split,
-        )
-        dataset = self.get_queryset().prefetch_related("versions__files__blob").get(pk=version.dataset_id)
+        version = create_dataset(user=request.user, **dataset_arguments(data))
+        dataset = self.get_queryset().get(pk=version.dataset_id)
         body = serializers.DatasetSerializer(dataset, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -95,16 +75,8 @@ class DatasetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         require_token_organization(request, dataset.organization)
         incoming = serializers.SplitFields(data=request.data)
         incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
-        upload, split = upload_from(data)
         version = add_dataset_version(
-            user=request.user,
-            dataset=dataset,
-            upload=upload,
-            text_field=data["text_field"],
-            label_field=data["label_field"],
-            group_field=data["group_field"],
-            split=split,
+            user=request.user, dataset=dataset, **version_arguments(incoming.validated_data)
         )
         body = serializers.DatasetVersionSerializer(version, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)

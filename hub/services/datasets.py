@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -45,6 +46,28 @@ class Upload:
     name: str
     file: BinaryIO
     size: int
+
+
+VERSION_FIELDS = ("text_field", "label_field", "group_field")
+ARTIFACT_FIELDS = ("organization", "slug", "name", "description", "visibility", "license")
+
+
+def version_arguments(cleaned: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of add_dataset_version from a form's or serializer's cleaned data.
+
+    The dataset form and the API serializers name their fields alike, so both call this.
+    """
+    file = cleaned["file"]
+    return {
+        "upload": Upload(name=file.name, file=file, size=file.size),
+        "split": SplitSpec(cleaned["validation_fraction"], cleaned["test_fraction"], cleaned["seed"]),
+        **{field: cleaned.get(field) or "" for field in VERSION_FIELDS},
+    }
+
+
+def dataset_arguments(cleaned: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of create_dataset from cleaned data (see version_arguments)."""
+    return {**version_arguments(cleaned), **{field: cleaned[field] for field in ARTIFACT_FIELDS}}
 
 
 def _read_upload(upload: Upload) -> bytes:
