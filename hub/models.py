@@ -21,6 +21,9 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
 
 
+# The hub-wide Django group whose members review publications and access requests in the admin.
+REVIEWERS_GROUP = "reviewers"
+
 # Roles that may create and change an organization's artifacts and runs.
 WRITER_ROLES = (Role.OWNER, Role.ADMIN, Role.MEMBER)
 
@@ -132,6 +135,9 @@ class OwnedArtifact(models.Model):
 
 class Dataset(OwnedArtifact):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="datasets")
+    datasheet = models.JSONField(
+        default=dict, blank=True, help_text="Datasheets for Datasets sections: section key → text."
+    )
 
     class Meta(OwnedArtifact.Meta):
         constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="unique_dataset_slug")]
@@ -147,6 +153,12 @@ class Split(models.TextChoices):
     SOURCE = "source", "Uploaded source"
 
 
+class StatisticsStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
 class DatasetVersion(models.Model):
     """An immutable version of a dataset: its split files, declared schema and statistics."""
 
@@ -160,6 +172,13 @@ class DatasetVersion(models.Model):
     split_proportions = models.JSONField(default=dict, blank=True)
     row_counts = models.JSONField(default=dict, help_text="Rows per split.")
     label_distribution = models.JSONField(default=dict, help_text="Per split: label → rows.")
+    statistics_status = models.CharField(max_length=16, choices=StatisticsStatus.choices,
+                                         default=StatisticsStatus.PENDING)  # fmt: skip
+    statistics = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Computed in the background: per split, text-length histogram and more.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -177,10 +196,18 @@ class DatasetVersion(models.Model):
         return sum(count for split, count in self.row_counts.items() if split != Split.SOURCE)
 
 
+class FileFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    TSV = "tsv", "TSV"
+    JSONL = "jsonl", "JSON Lines"
+    PARQUET = "parquet", "Parquet"
+
+
 class DatasetFile(models.Model):
     version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="files")
     split = models.CharField(max_length=16, choices=Split.choices)
     path = models.CharField(max_length=255)
+    format = models.CharField(max_length=16, choices=FileFormat.choices, default=FileFormat.CSV)
     blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="+")
     rows = models.PositiveIntegerField()
 

@@ -1,18 +1,18 @@
 from django.urls import path
 
-from hub import views
+from hub.views import datasets, files, models, organizations, tokens
 
 app_name = "hub"
 urlpatterns = [
-    path("datasets/", views.dataset_list, name="dataset-list"),
-    path("datasets/new/", views.dataset_create, name="dataset-create"),
-    path("models/", views.model_list, name="model-list"),
-    path("files/datasets/<int:pk>/", views.dataset_file, name="dataset-file"),
-    path("files/models/<int:pk>/", views.model_file, name="model-file"),
-    path("settings/tokens/", views.tokens, name="tokens"),
-    path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
-    path("o/<slug:org>/", views.organization, name="organization"),
-    path("o/<slug:org>/datasets/<slug:slug>/", views.dataset_detail, name="dataset"),
-    path("o/<slug:org>/models/<slug:slug>/", views.model_detail, name="model"),
-    path("o/<slug:org>/models/<slug:slug>/v<int:number>/", views.model_version_detail, name="model-version"),
+    path("datasets/", datasets.dataset_list, name="dataset-list"),
+    path("datasets/new/", datasets.dataset_create, name="dataset-create"),
+    path("models/", models.model_list, name="model-list"),
+    path("files/datasets/<int:pk>/", files.dataset_file, name="dataset-file"),
+    path("files/models/<int:pk>/", files.model_file, name="model-file"),
+    path("settings/tokens/", tokens.tokens, name="tokens"),
+    path("settings/tokens/<int:pk>/revoke/", tokens.token_revoke, name="token-revoke"),
+    path("o/<slug:org>/", organizations.organization, name="organization"),
+    path("o/<slug:org>/datasets/<slug:slug>/", datasets.dataset_detail, name="dataset"),
+    path("o/<slug:org>/models/<slug:slug>/", models.model_detail, name="model"),
+    path("o/<slug:org>/models/<slug:slug>/v<int:number>/", models.model_version_detail, name="model-version"),
 ]

@@ -1,11 +1,11 @@
 from rest_framework.routers import DefaultRouter
 
-from hub.api import views
+from hub.api import datasets, models, organizations
 
 router = DefaultRouter()
-router.register("organizations", views.OrganizationViewSet, basename="organization")
-router.register("datasets", views.DatasetViewSet, basename="dataset")
-router.register("dataset-versions", views.DatasetVersionViewSet, basename="dataset-version")
-router.register("models", views.RegisteredModelViewSet, basename="model")
-router.register("model-versions", views.ModelVersionViewSet, basename="model-version")
+router.register("organizations", organizations.OrganizationViewSet, basename="organization")
+router.register("datasets", datasets.DatasetViewSet, basename="dataset")
+router.register("dataset-versions", datasets.DatasetVersionViewSet, basename="dataset-version")
+router.register("models", models.RegisteredModelViewSet, basename="model")
+router.register("model-versions", models.ModelVersionViewSet, basename="model-version")
 urlpatterns = router.urls

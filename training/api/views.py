@@ -8,8 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from hub.api.permissions import TokenScope
-from hub.api.views import require_token_organization
+from hub.api.permissions import TokenScope, require_token_organization
 from training import selectors, services
 from training.api import serializers
 

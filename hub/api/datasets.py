@@ -1,8 +1,7 @@
-"""REST endpoints of the registry. Views parse and serialize; hub.services and hub.selectors decide."""
+"""REST endpoints for datasets and their versions."""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
@@ -11,27 +10,8 @@ from rest_framework.response import Response
 
 from hub import selectors
 from hub.api import serializers
-from hub.api.permissions import TokenScope, token_allows_organization
-from hub.models import Organization
+from hub.api.permissions import TokenScope, require_token_organization
 from hub.services.datasets import add_dataset_version, create_dataset, dataset_arguments, version_arguments
-
-
-def require_token_organization(request, organization: Organization) -> None:
-    if not token_allows_organization(request, organization):
-        raise PermissionDenied(
-            f"This access token is restricted to another organization than {organization.slug}."
-        )
-
-
-class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
-    """Organizations you belong to."""
-
-    serializer_class = serializers.OrganizationSerializer
-    lookup_field = "slug"
-    search_fields = ["slug", "name"]
-
-    def get_queryset(self):
-        return selectors.organizations_of(self.request.user).order_by("slug")
 
 
 class DatasetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -88,33 +68,3 @@ class DatasetVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.dataset_versions_visible_to(self.request.user).order_by("-created_at")
-
-
-class RegisteredModelViewSet(viewsets.ReadOnlyModelViewSet):
-    """Models visible to you, with their versions."""
-
-    filterset_fields = {"organization__slug": ["exact"], "visibility": ["exact"], "task": ["exact"]}
-    search_fields = ["slug", "name", "description"]
-    ordering_fields = ["created_at", "updated_at", "slug"]
-
-    def get_queryset(self):
-        queryset = selectors.models_visible_to(self.request.user).order_by("-updated_at")
-        if self.action != "list":
-            queryset = queryset.prefetch_related("versions")
-        return queryset
-
-    def get_serializer_class(self):
-        if self.action == "list":
-            return serializers.RegisteredModelListSerializer
-        return serializers.RegisteredModelSerializer
-
-
-class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Model versions visible to you: lineage, metrics and files."""
-
-    serializer_class = serializers.ModelVersionSerializer
-    filterset_fields = {"model": ["exact"], "origin": ["exact"], "status": ["exact"]}
-    ordering_fields = ["created_at", "number"]
-
-    def get_queryset(self):
-        return selectors.model_versions_visible_to(self.request.user).order_by("-created_at")

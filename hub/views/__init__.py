@@ -1,0 +1,1 @@
+"""Pages of the registry. Views stay thin: selectors read, services write."""
