@@ -21,6 +21,8 @@ class AccessTokenAuthentication(authentication.BaseAuthentication):
             token = authenticate_token(header[1].decode())
         except (TokenError, UnicodeDecodeError) as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from None
+        # Carry the token's organization restriction to the permission layer (hub.permissions).
+        token.user.token_organization_id = token.organization_id
         return token.user, token
 
     def authenticate_header(self, request) -> str:

@@ -1,17 +1,27 @@
-"""Checks on a Hugging Face model directory before it enters the registry.
+"""Checks on a Hugging Face model directory before it enters the registry, and the staging of
+uploaded files into such a directory.
 
 Reading the safetensors header needs no torch: 8 bytes of little-endian length, then JSON.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import math
+import multiprocessing
+import os
 import struct
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from django.core.exceptions import ValidationError
+from django.core.files import File
 
 from hub.paths import validate_file_name
 
@@ -108,6 +118,30 @@ def list_files(directory: Path) -> list[str]:
     return names
 
 
+def load_with_transformers(directory: str) -> tuple[str, str]:
+    """Load the config and the tokenizer as training will; return (model_type, error message or "")."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(directory, local_files_only=True)
+    except Exception as exc:  # transformers raises many types for a bad config
+        return "", f"config.json does not load with transformers: {exc}"
+    try:
+        AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    except Exception as exc:
+        return "", f"the tokenizer does not load with transformers: {exc}"
+    return config.model_type, ""
+
+
+def _load_with_transformers_isolated(directory: Path) -> tuple[str, str]:
+    """transformers imports torch (about 230 MB resident). A process that has not imported it (a web
+    server) loads the checkpoint in a short-lived child process instead, and stays light."""
+    if "torch" in sys.modules:
+        return load_with_transformers(str(directory))
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(load_with_transformers, str(directory)).result()
+
+
 def inspect_checkpoint(directory: Path) -> CheckpointInfo:
     """Validate a model directory the way transformers will load it. Raises ValidationError on ``files``."""
     if not directory.is_dir():
@@ -139,17 +173,9 @@ def inspect_checkpoint(directory: Path) -> CheckpointInfo:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError({"files": f"config.json is not valid JSON: {exc}"}) from None
 
-    # transformers is imported here, not at start-up, to keep web processes light.
-    from transformers import AutoConfig, AutoTokenizer
-
-    try:
-        config = AutoConfig.from_pretrained(directory, local_files_only=True)
-    except Exception as exc:  # transformers raises many types for a bad config
-        raise ValidationError({"files": f"config.json does not load with transformers: {exc}"}) from None
-    try:
-        AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    except Exception as exc:
-        raise ValidationError({"files": f"the tokenizer does not load with transformers: {exc}"}) from None
+    model_type, error = _load_with_transformers_isolated(directory)
+    if error:
+        raise ValidationError({"files": error})
     architectures = raw_config.get("architectures") or [""]
     id2label = raw_config.get("id2label") or {}
     has_classifier = any("ForSequenceClassification" in name for name in architectures)
@@ -157,7 +183,59 @@ def inspect_checkpoint(directory: Path) -> CheckpointInfo:
     return CheckpointInfo(
         files=files,
         architecture=architectures[0],
-        model_type=config.model_type,
+        model_type=model_type,
         weights=weights,
         labels=labels,
     )
+
+
+def _copy_hashed(source: BinaryIO, target: Path) -> str:
+    digest = hashlib.sha256()
+    source.seek(0)
+    with open(target, "xb") as out:
+        for chunk in iter(lambda: source.read(1024 * 1024), b""):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def stage_uploaded_files(files: Sequence[tuple[str, File]], destination: Path) -> dict[str, str]:
+    """Lay uploaded files out under their relative paths; return relative path → SHA-256.
+
+    A file the upload handler already hashed on disk is hard-linked (no copy); others are copied
+    while hashed. Names are validated here, before anything is written.
+    """
+    digests: dict[str, str] = {}
+    for raw_name, upload in files:
+        try:
+            name = validate_file_name(raw_name, allow_folders=True)
+        except ValueError as exc:
+            raise ValidationError({"files": f"{raw_name!r}: {exc}"}) from None
+        if name in digests:
+            raise ValidationError({"files": f"{name!r} is given twice"})
+        target = destination / name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            sha256 = getattr(upload, "sha256", None)
+            if sha256 and hasattr(upload, "temporary_file_path"):
+                try:
+                    os.link(upload.temporary_file_path(), target)
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    sha256 = _copy_hashed(upload, target)
+            else:
+                sha256 = _copy_hashed(upload, target)
+        except (FileExistsError, NotADirectoryError):
+            raise ValidationError({"files": f"{name!r} clashes with another file or folder"}) from None
+        digests[name] = sha256
+    return digests
+
+
+def checkpoint_root(directory: Path, digests: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    """Descend into a single top folder (``my-model/config.json``) when config.json is not at the top."""
+    tops = {name.split("/", 1)[0] for name in digests}
+    if "config.json" in digests or len(tops) != 1 or any("/" not in name for name in digests):
+        return directory, digests
+    (top,) = tops
+    return directory / top, {name.split("/", 1)[1]: sha256 for name, sha256 in digests.items()}

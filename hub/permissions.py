@@ -1,21 +1,42 @@
-"""The one permission layer: who may see and change what. Pages, the API and downloads all ask here."""
+"""The one permission layer: who may see and change what. Pages, the API and downloads all ask here.
+
+A request authenticated with an access token restricted to one organization carries that
+restriction on its user (``token_organization_id``, set by hub.authentication): every rule below
+then counts only that organization's membership, for reads as for writes.
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from hub.models import WRITER_ROLES, Membership, Organization, Role, Visibility
 
 Viewer = User | AnonymousUser
+ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
+
+
+def token_organization_id(user: Viewer) -> int | None:
+    return getattr(user, "token_organization_id", None)
+
+
+def memberships_of(user: Viewer) -> QuerySet[Membership]:
+    """The memberships that count for this request (narrowed by an organization-restricted token)."""
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    memberships = Membership.objects.filter(user=user)
+    restricted_to = token_organization_id(user)
+    if restricted_to is not None:
+        memberships = memberships.filter(organization_id=restricted_to)
+    return memberships
+
+
+def acts_as_superuser(user: Viewer) -> bool:
+    return user.is_authenticated and user.is_superuser and token_organization_id(user) is None
 
 
 def role_in(user: Viewer, organization: Organization) -> str | None:
-    if not user.is_authenticated:
-        return None
-    return (
-        Membership.objects.filter(user=user, organization=organization).values_list("role", flat=True).first()
-    )
+    return memberships_of(user).filter(organization=organization).values_list("role", flat=True).first()
 
 
 def visible_q(user: Viewer, organization_field: str = "organization") -> Q:
@@ -23,24 +44,26 @@ def visible_q(user: Viewer, organization_field: str = "organization") -> Q:
     public = Q(visibility=Visibility.PUBLIC)
     if not user.is_authenticated:
         return public
-    if user.is_superuser:
+    if acts_as_superuser(user):
         return Q()
-    member_of = Membership.objects.filter(user=user).values("organization_id")
+    member_of = memberships_of(user).values("organization_id")
     return public | Q(visibility=Visibility.INTERNAL) | Q(**{f"{organization_field}__in": member_of})
 
 
 def can_view_organization(user: Viewer, organization: Organization) -> bool:
-    return user.is_authenticated and (user.is_superuser or role_in(user, organization) is not None)
+    """See an organization's members and runs."""
+    return acts_as_superuser(user) or role_in(user, organization) is not None
 
 
 def can_write(user: Viewer, organization: Organization) -> bool:
     """Create datasets, models and runs in the organization."""
-    if not user.is_authenticated:
-        return False
-    return user.is_superuser or role_in(user, organization) in WRITER_ROLES
+    return acts_as_superuser(user) or role_in(user, organization) in WRITER_ROLES
 
 
 def can_administer(user: Viewer, organization: Organization) -> bool:
-    if not user.is_authenticated:
-        return False
-    return user.is_superuser or role_in(user, organization) in (Role.OWNER, Role.ADMIN)
+    """Manage the organization's members."""
+    return acts_as_superuser(user) or role_in(user, organization) in ADMIN_ROLES
+
+
+def is_owner(user: Viewer, organization: Organization) -> bool:
+    return acts_as_superuser(user) or role_in(user, organization) == Role.OWNER

@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 
 from hub.models import (
     WRITER_ROLES,
     Dataset,
+    DatasetFile,
     DatasetVersion,
+    Membership,
     ModelVersion,
     Organization,
     RegisteredModel,
 )
-from hub.permissions import Viewer, visible_q
+from hub.permissions import Viewer, acts_as_superuser, memberships_of, visible_q
 
 
 def organizations_of(user: Viewer) -> QuerySet[Organization]:
-    if not user.is_authenticated:
-        return Organization.objects.none()
-    if user.is_superuser:
+    """Organizations the user belongs to (all of them for a superuser)."""
+    if acts_as_superuser(user):
         return Organization.objects.all()
-    return Organization.objects.filter(memberships__user=user)
+    return Organization.objects.filter(pk__in=memberships_of(user).values("organization_id"))
 
 
 def writable_organizations(user: Viewer) -> QuerySet[Organization]:
-    if user.is_authenticated and user.is_superuser:
+    if acts_as_superuser(user):
         return Organization.objects.all()
-    return organizations_of(user).filter(memberships__user=user, memberships__role__in=WRITER_ROLES)
+    writer_memberships = memberships_of(user).filter(role__in=WRITER_ROLES)
+    return Organization.objects.filter(pk__in=writer_memberships.values("organization_id"))
+
+
+def members_of(organization: Organization) -> QuerySet[Membership]:
+    return organization.memberships.select_related("user").order_by("user__username")
 
 
 def datasets_visible_to(user: Viewer) -> QuerySet[Dataset]:
@@ -76,3 +82,36 @@ def get_model(user: Viewer, org: str, slug: str) -> RegisteredModel:
         return models_visible_to(user).get(organization__slug=org, slug=slug)
     except RegisteredModel.DoesNotExist:
         raise Http404("No such model, or it is not visible to you.") from None
+
+
+def filter_artifacts(
+    artifacts: QuerySet, *, query: str = "", organization: str = "", license: str = "", visibility: str = ""
+) -> QuerySet:
+    """Narrow visible datasets or models by a list's search box and its common filters."""
+    if query:
+        artifacts = artifacts.filter(
+            Q(name__icontains=query) | Q(slug__icontains=query) | Q(description__icontains=query)
+        )
+    if organization:
+        artifacts = artifacts.filter(organization__slug=organization)
+    if license:
+        artifacts = artifacts.filter(license__iexact=license)
+    if visibility:
+        artifacts = artifacts.filter(visibility=visibility)
+    return artifacts
+
+
+def filter_datasets(datasets: QuerySet[Dataset], *, format: str = "", **common: str) -> QuerySet[Dataset]:
+    datasets = filter_artifacts(datasets, **common)
+    if format:
+        # A subquery, not a join: joining files would multiply the rows the version count sees.
+        with_format = DatasetFile.objects.filter(format=format).values("version__dataset")
+        datasets = datasets.filter(pk__in=with_format)
+    return datasets
+
+
+def filter_models(
+    models: QuerySet[RegisteredModel], *, task: str = "", **common: str
+) -> QuerySet[RegisteredModel]:
+    models = filter_artifacts(models, **common)
+    return models.filter(task=task) if task else models

@@ -150,10 +150,35 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Uploads above this size spool to a temporary file instead of memory.
+# Blobs on S3-compatible storage: AGORA_BLOB_STORAGE=s3 and a bucket. Credentials come from the
+# usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables (or the host's role), read by boto3.
+AGORA_BLOB_STORAGE = os.environ.get("AGORA_BLOB_STORAGE", "filesystem")
+if AGORA_BLOB_STORAGE == "s3":
+    if not os.environ.get("AGORA_S3_BUCKET"):
+        raise ImproperlyConfigured("AGORA_BLOB_STORAGE=s3 needs AGORA_S3_BUCKET.")
+    STORAGES["blobs"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["AGORA_S3_BUCKET"],
+            "endpoint_url": os.environ.get("AGORA_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AGORA_S3_REGION") or None,
+            "location": os.environ.get("AGORA_S3_PREFIX", ""),
+            "file_overwrite": False,  # blobs are never overwritten
+            "default_acl": None,
+        },
+    }
+elif AGORA_BLOB_STORAGE != "filesystem":
+    raise ImproperlyConfigured(f"AGORA_BLOB_STORAGE must be filesystem or s3, not {AGORA_BLOB_STORAGE!r}")
+# Uploaded files are hashed while received and written next to the blobs, which then take them
+# without another copy (hub/upload_handlers.py).
+FILE_UPLOAD_HANDLERS = ["hub.upload_handlers.HashingFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 AGORA_MAX_DATASET_BYTES = env_int("AGORA_MAX_DATASET_BYTES", 512 * 1024 * 1024)
+# Checkpoint archives: limits on what one upload may unpack to.
+AGORA_ARCHIVE_MAX_BYTES = env_int("AGORA_ARCHIVE_MAX_BYTES", 20 * 1024**3)
+AGORA_ARCHIVE_MAX_MEMBERS = env_int("AGORA_ARCHIVE_MAX_MEMBERS", 10_000)
+AGORA_ARCHIVE_MAX_RATIO = env_int("AGORA_ARCHIVE_MAX_RATIO", 200)
 # Scratch space for workers (unpacked checkpoints, training outputs).
 AGORA_WORK_DIR = Path(os.environ.get("AGORA_WORK_DIR", DATA_DIR / "work"))
 

@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
-from rest_framework import viewsets
+from django.http.multipartparser import MultiPartParserError
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.response import Response
 
 from hub import selectors
 from hub.api import serializers
+from hub.api.permissions import TokenScope, require_token_organization
+from hub.services.models import add_uploaded_version, checkpoint_upload, create_model_from_upload
+from hub.upload_handlers import RelativePathMultiPartParser
+
+ARTIFACT_FIELDS = ("organization", "slug", "name", "description", "license", "visibility", "task")
 
 
-class RegisteredModelViewSet(viewsets.ReadOnlyModelViewSet):
-    """Models visible to you, with their versions."""
+class CheckpointMultiPartParser(parsers.MultiPartParser):
+    """Multipart parsing that keeps each file's relative path (``tokenizer/vocab.txt``) as sent."""
 
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = parser_context["request"]
+        meta = request.META.copy()
+        meta["CONTENT_TYPE"] = media_type
+        encoding = parsers.get_encoding(parser_context)
+        try:
+            data, files = RelativePathMultiPartParser(meta, stream, request.upload_handlers, encoding).parse()
+        except MultiPartParserError as exc:
+            raise ParseError(f"Multipart form parse error - {exc}") from None
+        return parsers.DataAndFiles(data, files)
+
+
+class RegisteredModelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Models visible to you, with their versions. Create one by uploading a checkpoint (multipart)."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly, TokenScope]
+    parser_classes = [CheckpointMultiPartParser]
     filterset_fields = {"organization__slug": ["exact"], "visibility": ["exact"], "task": ["exact"]}
     search_fields = ["slug", "name", "description"]
     ordering_fields = ["created_at", "updated_at", "slug"]
@@ -22,9 +50,49 @@ class RegisteredModelViewSet(viewsets.ReadOnlyModelViewSet):
         return queryset
 
     def get_serializer_class(self):
-        if self.action == "list":
-            return serializers.RegisteredModelListSerializer
-        return serializers.RegisteredModelSerializer
+        return {
+            "list": serializers.RegisteredModelListSerializer,
+            "create": serializers.RegisteredModelCreateSerializer,
+            "add_version": serializers.ModelUploadSerializer,
+        }.get(self.action, serializers.RegisteredModelSerializer)
+
+    @extend_schema(responses={201: serializers.ModelVersionSerializer})
+    def create(self, request, *args, **kwargs):
+        """Create a model and its version 1 from the files of a Hugging Face model directory.
+
+        Send the files (``files``, each with its relative path as filename or in ``paths``) or one
+        ``archive``. The checkpoint is validated fully before anything is stored.
+        """
+        incoming = serializers.RegisteredModelCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        require_token_organization(request, data["organization"])
+        version = create_model_from_upload(
+            user=request.user,
+            upload=checkpoint_upload(data),
+            **{field: data[field] for field in ARTIFACT_FIELDS},
+        )
+        return self._version_response(version)
+
+    @extend_schema(
+        request=serializers.ModelUploadSerializer, responses={201: serializers.ModelVersionSerializer}
+    )
+    @action(detail=True, methods=["post"], url_path="versions")
+    def add_version(self, request, pk=None):
+        """Upload a checkpoint as the model's next version (same fields as creating a model)."""
+        model = self.get_object()
+        require_token_organization(request, model.organization)
+        incoming = serializers.ModelUploadSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        version = add_uploaded_version(
+            user=request.user, model=model, upload=checkpoint_upload(incoming.validated_data)
+        )
+        return self._version_response(version)
+
+    def _version_response(self, version):
+        version = selectors.model_versions_visible_to(self.request.user).get(pk=version.pk)
+        body = serializers.ModelVersionSerializer(version, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from hub import datasheets
 from hub.models import (
     Dataset,
     DatasetFile,
@@ -31,7 +32,7 @@ class DatasetFileSerializer(BlobFileFields, serializers.ModelSerializer):
 
     class Meta:
         model = DatasetFile
-        fields = ["split", "path", "rows", "size", "sha256", "download_url"]
+        fields = ["split", "path", "format", "rows", "size", "sha256", "download_url"]
 
     def get_download_url(self, obj: DatasetFile) -> str:
         return self.context["request"].build_absolute_uri(reverse("hub:dataset-file", args=[obj.pk]))
@@ -45,7 +46,8 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
         model = DatasetVersion
         fields = [
             "id", "dataset", "number", "text_field", "label_field", "group_field", "labels", "split_seed",
-            "split_proportions", "row_counts", "label_distribution", "files", "created_at",
+            "split_proportions", "row_counts", "label_distribution", "statistics_status", "statistics",
+            "files", "created_at",
         ]  # fmt: skip
 
 
@@ -58,7 +60,7 @@ class DatasetSerializer(serializers.ModelSerializer):
         model = Dataset
         fields = [
             "id", "organization", "slug", "full_name", "name", "description", "visibility", "license",
-            "created_at", "updated_at", "versions",
+            "datasheet", "created_at", "updated_at", "versions",
         ]  # fmt: skip
 
 
@@ -66,11 +68,42 @@ class DatasetListSerializer(DatasetSerializer):
     latest_version = serializers.IntegerField(read_only=True)
 
     class Meta(DatasetSerializer.Meta):
-        fields = [f for f in DatasetSerializer.Meta.fields if f != "versions"] + ["latest_version"]
+        fields = [f for f in DatasetSerializer.Meta.fields if f not in ("versions", "datasheet")] + [
+            "latest_version"
+        ]
+
+
+class DatasetMissingItemSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+
+
+class DatasetDatasheetSerializer(serializers.Serializer):
+    """The datasheet's sections (PUT replaces them all; an absent section becomes empty)."""
+
+    completeness = serializers.FloatField(read_only=True, help_text="Filled required items / required items.")
+    missing = DatasetMissingItemSerializer(many=True, read_only=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for section in datasheets.SECTIONS:
+            fields[section.key] = serializers.CharField(
+                required=False, allow_blank=True, max_length=datasheets.MAX_SECTION_CHARS,
+                trim_whitespace=True, help_text=f"{section.title}: {' '.join(section.questions)}",
+            )  # fmt: skip
+        return fields
 
 
 class SplitFields(serializers.Serializer):
-    file = serializers.FileField(help_text="A CSV or TSV file with a header row.")
+    file = serializers.FileField(
+        required=False,
+        help_text="One .csv, .tsv, .jsonl or .parquet file for the server to split (or the split files).",
+    )
+    train_file = serializers.FileField(required=False, help_text="Given splits: the train file.")
+    validation_file = serializers.FileField(
+        required=False, help_text="Given splits: the validation file (required with train_file)."
+    )
+    test_file = serializers.FileField(required=False, help_text="Given splits: the optional test file.")
     text_field = serializers.CharField(max_length=100, help_text="Column holding the text.")
     label_field = serializers.CharField(max_length=100, help_text="Column holding the label.")
     group_field = serializers.CharField(
@@ -146,3 +179,33 @@ class RegisteredModelListSerializer(RegisteredModelSerializer):
 
     class Meta(RegisteredModelSerializer.Meta):
         fields = [f for f in RegisteredModelSerializer.Meta.fields if f != "versions"] + ["latest_version"]
+
+
+class ModelUploadSerializer(serializers.Serializer):
+    """The files of a Hugging Face model directory, or one archive of it (multipart)."""
+
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        help_text="The files of the model directory, several in one request. Each file's relative path "
+        "(e.g. 1_Pooling/config.json) is its filename, or the matching entry of paths.",
+    )
+    paths = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        required=False,
+        help_text="Optional: one relative path per file, in the order of files (overrides the filenames).",
+    )
+    archive = serializers.FileField(
+        required=False,
+        help_text="Instead of files: one .tar, .tar.gz or .zip archive of the model directory.",
+    )
+
+
+class RegisteredModelCreateSerializer(ModelUploadSerializer):
+    organization = serializers.SlugRelatedField(slug_field="slug", queryset=Organization.objects.all())
+    slug = serializers.SlugField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    license = serializers.CharField(max_length=100, help_text="SPDX id, or LicenseRef-<name>.")
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
+    task = serializers.CharField(max_length=64, default="text-classification")

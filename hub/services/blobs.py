@@ -2,56 +2,178 @@
 
 Keys are made here from the SHA-256 of the content, never from user input; the hash is computed
 while the upload is copied (constant memory), identical content is stored once, and a stored blob
-is never overwritten.
+is never overwritten: an existing key is verified instead, and a mismatch raises.
+
+On a local directory (``FileSystemStorage``) a blob is written to a temporary file inside the blob
+root and published with ``os.link``, which fails rather than replace an existing key, so a blob
+costs one copy; a file the caller hands over (``adopt_path``) is linked without any copy. Other
+storages (S3) get the content through ``Storage.save``.
+
+Storing is two steps so that callers can keep Blob rows inside their own transaction:
+``put_*`` writes the content (no database row), ``record`` creates or finds the Blob row.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from hub.models import Blob
 
 CHUNK_SIZE = 1024 * 1024
+# Inside the blob root, so that publishing a finished file is a link on the same filesystem.
+INCOMING_DIR = ".incoming"
 
 
 class BlobIntegrityError(Exception):
     """The stored bytes no longer match their address."""
 
 
+@dataclass(frozen=True)
+class Content:
+    """Content written to the blob storage, not yet recorded as a Blob row."""
+
+    sha256: str
+    size: int
+
+    @property
+    def storage_key(self) -> str:
+        return Blob(sha256=self.sha256, size=self.size).storage_key
+
+
 def blob_storage() -> Storage:
     return storages["blobs"]
 
 
-def store_chunks(chunks: Iterable[bytes]) -> Blob:
-    """Store a stream of bytes and return its Blob, hashing while spooling to a temporary file."""
+def _local_root(storage: Storage) -> Path | None:
+    return Path(storage.location) if isinstance(storage, FileSystemStorage) else None
+
+
+def incoming_dir() -> Path:
+    """A scratch folder for uploads on the same filesystem as the blobs when they are local."""
+    root = _local_root(blob_storage())
+    directory = root / INCOMING_DIR if root is not None else Path(settings.AGORA_WORK_DIR) / "incoming"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def record(content: Content) -> Blob:
+    blob, _ = Blob.objects.get_or_create(sha256=content.sha256, defaults={"size": content.size})
+    return blob
+
+
+def _hash_stored(storage: Storage, key: str) -> str:
+    digest = hashlib.sha256()
+    with storage.open(key, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_existing(storage: Storage, content: Content) -> None:
+    """An existing key must hold exactly this content; it is never replaced."""
+    key = content.storage_key
+    if storage.size(key) != content.size or _hash_stored(storage, key) != content.sha256:
+        raise BlobIntegrityError(f"blob {content.sha256} already exists in storage with other bytes")
+
+
+def _publish_local(storage: FileSystemStorage, path: Path, content: Content) -> None:
+    """Link a finished file to its key; an existing key is verified, never overwritten."""
+    target = Path(storage.path(content.storage_key))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, storage.file_permissions_mode or 0o644)
+    try:
+        os.link(path, target)
+    except FileExistsError:
+        _check_existing(storage, content)
+
+
+def _put_spooled(storage: Storage, spool: BinaryIO, content: Content) -> None:
+    key = content.storage_key
+    if storage.exists(key):
+        _check_existing(storage, content)
+        return
+    spool.seek(0)
+    saved_as = storage.save(key, File(spool))
+    if saved_as != key:
+        # Another writer stored the same content between our check and our save.
+        storage.delete(saved_as)
+        _check_existing(storage, content)
+
+
+def put_chunks(chunks: Iterable[bytes]) -> Content:
+    """Write a stream of bytes to the storage (one copy, hashed on the way); no Blob row."""
+    storage = blob_storage()
     digest = hashlib.sha256()
     size = 0
-    settings.AGORA_WORK_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=settings.AGORA_WORK_DIR) as spool:
-        for chunk in chunks:
+    local = _local_root(storage) is not None
+    directory = incoming_dir()
+    with tempfile.NamedTemporaryFile(dir=directory, prefix="blob-", delete=False) as spool:
+        try:
+            for chunk in chunks:
+                digest.update(chunk)
+                spool.write(chunk)
+                size += len(chunk)
+            spool.flush()
+            content = Content(sha256=digest.hexdigest(), size=size)
+            if local:
+                _publish_local(storage, Path(spool.name), content)
+            else:
+                _put_spooled(storage, spool, content)
+        finally:
+            os.unlink(spool.name)
+    return content
+
+
+def _hash_path(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
             digest.update(chunk)
-            spool.write(chunk)
-            size += len(chunk)
-        spool.seek(0)
-        sha256 = digest.hexdigest()
-        blob = Blob(sha256=sha256, size=size)
-        storage = blob_storage()
-        if not storage.exists(blob.storage_key):
-            saved_as = storage.save(blob.storage_key, File(spool))
-            if saved_as != blob.storage_key:
-                # Another writer stored the same content between our check and our save.
-                storage.delete(saved_as)
-    blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
-    return blob
+    return digest.hexdigest()
+
+
+def adopt_path(path: Path, sha256: str | None = None) -> Content:
+    """Store a file the caller hands over and will delete; it must not change afterwards.
+
+    On local storage it is linked into place without a copy (or copied once when it lies on another
+    filesystem). ``sha256`` is a digest computed while the file was written; without it the file is
+    read once to hash it.
+    """
+    storage = blob_storage()
+    content = Content(sha256=sha256 or _hash_path(path), size=path.stat().st_size)
+    if _local_root(storage) is None:
+        with open(path, "rb") as handle:
+            _put_spooled(storage, handle, content)
+        return content
+    try:
+        _publish_local(storage, path, content)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        return put_path(path)
+    return content
+
+
+def put_path(path: Path) -> Content:
+    with open(path, "rb") as handle:
+        return put_chunks(iter(lambda: handle.read(CHUNK_SIZE), b""))
+
+
+def store_chunks(chunks: Iterable[bytes]) -> Blob:
+    """Store a stream of bytes and return its Blob, hashing while copying it to storage."""
+    return record(put_chunks(chunks))
 
 
 def store_fileobj(fileobj: BinaryIO) -> Blob:
@@ -63,19 +185,27 @@ def store_bytes(data: bytes) -> Blob:
 
 
 def store_path(path: Path) -> Blob:
-    with open(path, "rb") as handle:
-        return store_fileobj(handle)
+    return record(put_path(path))
 
 
 def iter_verified(blob: Blob) -> Iterator[bytes]:
-    """Yield the blob's bytes; raise BlobIntegrityError at the end if they do not hash to its address."""
+    """Yield the blob's bytes; raise BlobIntegrityError if they do not hash to its address.
+
+    The last chunk is held back until the hash is checked, so a reader never receives the whole of
+    a corrupted file: a blob of one chunk yields nothing, a larger one arrives truncated.
+    """
     digest = hashlib.sha256()
+    pending = b""
     with blob_storage().open(blob.storage_key, "rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
             digest.update(chunk)
-            yield chunk
+            if pending:
+                yield pending
+            pending = chunk
     if digest.hexdigest() != blob.sha256:
         raise BlobIntegrityError(f"blob {blob.sha256} is corrupted in storage")
+    if pending:
+        yield pending
 
 
 def read_verified(blob: Blob) -> bytes:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.files import File
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from hub.checkpoint_files import CheckpointInfo, inspect_checkpoint
+from hub.archives import extract_archive
+from hub.checkpoint_files import CheckpointInfo, checkpoint_root, inspect_checkpoint, stage_uploaded_files
 from hub.models import DatasetVersion, ModelFile, ModelVersion, Organization, RegisteredModel, Visibility
 from hub.permissions import can_write
 from hub.services import blobs
@@ -54,10 +62,16 @@ def store_model_version(
     metrics: dict | None = None,
     library_versions: dict | None = None,
     info: CheckpointInfo | None = None,
+    contents: Mapping[str, blobs.Content] | None = None,
 ) -> ModelVersion:
-    """Validate a Hugging Face model directory and store it as the model's next version."""
+    """Validate a Hugging Face model directory and store it as the model's next version.
+
+    File contents go to storage first (``contents`` when the caller stored them already); Blob rows
+    are created with the version, in one transaction, so a failure leaves no row behind.
+    """
     info = info or inspect_checkpoint(directory)
-    stored = {name: blobs.store_path(directory / name) for name in info.files}
+    if contents is None:
+        contents = {name: blobs.put_path(directory / name) for name in info.files}
     with transaction.atomic():
         RegisteredModel.objects.select_for_update().get(pk=model.pk)  # serialize version numbering
         number = (model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -76,7 +90,7 @@ def store_model_version(
             created_by=user,
         )
         ModelFile.objects.bulk_create(
-            ModelFile(version=version, path=name, blob=blob) for name, blob in stored.items()
+            ModelFile(version=version, path=name, blob=blobs.record(contents[name])) for name in info.files
         )
     return version
 
@@ -114,3 +128,116 @@ def materialize_version(version: ModelVersion, destination: Path) -> Path:
         if not target.exists():
             blobs.copy_to_path(model_file.blob, target)
     return destination
+
+
+@dataclass(frozen=True)
+class CheckpointUpload:
+    """The files of a model directory as (relative path, file) pairs, or one archive of it."""
+
+    files: Sequence[tuple[str, File]] = ()
+    archive: File | None = None
+
+
+def checkpoint_upload(cleaned: Mapping[str, Any]) -> CheckpointUpload:
+    """A CheckpointUpload from a form's or serializer's cleaned ``files``, ``paths`` and ``archive``.
+
+    Each file's relative path is the matching entry of ``paths`` when given, else the name the
+    client sent (kept whole by the API's parser, cut to its last part by Django elsewhere).
+    """
+    files = list(cleaned.get("files") or [])
+    paths = list(cleaned.get("paths") or [])
+    if paths and len(paths) != len(files):
+        raise ValidationError({"paths": f"{len(paths)} paths for {len(files)} files: give one path per file"})
+    names = paths or [getattr(file, "relative_path", file.name) for file in files]
+    return CheckpointUpload(files=list(zip(names, files, strict=True)), archive=cleaned.get("archive"))
+
+
+def _archive_path(archive: File, staging: Path) -> Path:
+    if hasattr(archive, "temporary_file_path"):
+        return Path(archive.temporary_file_path())
+    path = staging / "archive"
+    with open(path, "xb") as out:
+        for chunk in archive.chunks():
+            out.write(chunk)
+    return path
+
+
+@contextmanager
+def _staged_checkpoint(upload: CheckpointUpload) -> Iterator[tuple[Path, CheckpointInfo, dict[str, str]]]:
+    """Unpack the upload in a scratch folder and validate it fully; yield (directory, info, digests).
+
+    Everything that can refuse the upload happens here, before any blob is stored.
+    """
+    if bool(upload.files) == bool(upload.archive):
+        raise ValidationError({"files": "send either the files of the model directory or one archive"})
+    field = "archive" if upload.archive else "files"
+    staging = Path(tempfile.mkdtemp(prefix="staging-", dir=blobs.incoming_dir()))
+    try:
+        root = staging / "checkpoint"
+        root.mkdir()
+        if upload.archive:
+            digests = extract_archive(_archive_path(upload.archive, staging), root)
+        else:
+            digests = stage_uploaded_files(upload.files, root)
+        directory, digests = checkpoint_root(root, digests)
+        try:
+            info = inspect_checkpoint(directory)
+        except ValidationError as error:
+            raise ValidationError({field: error.message_dict.get("files", error.messages)}) from None
+        yield directory, info, digests
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _put_contents(
+    directory: Path, info: CheckpointInfo, digests: Mapping[str, str]
+) -> dict[str, blobs.Content]:
+    return {name: blobs.adopt_path(directory / name, digests.get(name)) for name in info.files}
+
+
+def create_model_from_upload(
+    *,
+    user: User,
+    organization: Organization,
+    slug: str,
+    name: str,
+    license: str,
+    upload: CheckpointUpload,
+    description: str = "",
+    visibility: str = Visibility.PRIVATE,
+    task: str = "text-classification",
+) -> ModelVersion:
+    """Create a model with version 1 from uploaded files. Nothing is stored unless every check passes."""
+    if not can_write(user, organization):
+        raise PermissionDenied(f"You may not create models in {organization.slug}.")
+    license = validate_artifact_fields(slug=slug, name=name, license=license, visibility=visibility)
+    taken = ValidationError({"slug": f"{organization.slug}/{slug} already exists; upload a new version"})
+    if RegisteredModel.objects.filter(organization=organization, slug=slug).exists():
+        raise taken
+    with _staged_checkpoint(upload) as (directory, info, digests):
+        contents = _put_contents(directory, info, digests)
+        try:
+            with transaction.atomic():
+                model = RegisteredModel.objects.create(
+                    organization=organization, slug=slug, name=name, description=description,
+                    visibility=visibility, license=license, task=task or "text-classification",
+                    created_by=user,
+                )  # fmt: skip
+                return store_model_version(
+                    model=model, directory=directory, origin=ModelVersion.Origin.UPLOAD, user=user,
+                    info=info, contents=contents,
+                )  # fmt: skip
+        except IntegrityError:
+            raise taken from None
+
+
+def add_uploaded_version(*, user: User, model: RegisteredModel, upload: CheckpointUpload) -> ModelVersion:
+    """Store uploaded files as the model's next version (origin ``upload``)."""
+    if not can_write(user, model.organization):
+        raise PermissionDenied(f"You may not add versions to {model.full_name}.")
+    with _staged_checkpoint(upload) as (directory, info, digests):
+        contents = _put_contents(directory, info, digests)
+        return store_model_version(
+            model=model, directory=directory, origin=ModelVersion.Origin.UPLOAD, user=user,
+            info=info, contents=contents,
+        )  # fmt: skip

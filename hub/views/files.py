@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
-from django.http import Http404, StreamingHttpResponse
+import itertools
+import logging
+
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
 from hub import selectors
-from hub.models import DatasetFile, ModelFile
+from hub.models import DatasetFile, FileFormat, ModelFile
 from hub.services import blobs
 
+CONTENT_TYPES = {
+    FileFormat.CSV: "text/csv; charset=utf-8",
+    FileFormat.TSV: "text/tab-separated-values; charset=utf-8",
+    FileFormat.JSONL: "application/jsonl",
+    FileFormat.PARQUET: "application/vnd.apache.parquet",
+}
+logger = logging.getLogger(__name__)
 
-def _stream(blob, filename: str, content_type: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(blobs.iter_verified(blob), content_type=content_type)
+
+def _stream(blob, filename: str, content_type: str) -> HttpResponse:
+    chunks = blobs.iter_verified(blob)
+    try:
+        # Reading the first chunk of a one-chunk blob checks its hash before any byte is sent.
+        first = next(chunks, b"")
+    except blobs.BlobIntegrityError:
+        logger.error("refused to serve %s: its bytes do not match sha256 %s", filename, blob.sha256)
+        return HttpResponse(
+            "The stored file failed its integrity check and is not served; the operators have been told.",
+            status=500,
+            content_type="text/plain",
+        )
+    response = StreamingHttpResponse(itertools.chain([first], chunks), content_type=content_type)
     response["Content-Length"] = str(blob.size)
     response["Content-Disposition"] = f'attachment; filename="{filename.rsplit("/", 1)[-1]}"'
     response["ETag"] = f'"{blob.sha256}"'
@@ -34,7 +56,7 @@ def dataset_file(request, pk):
     )
     if dataset_file is None:
         raise Http404("No such file, or it is not visible to you.")
-    return _stream(dataset_file.blob, dataset_file.path, "text/csv")
+    return _stream(dataset_file.blob, dataset_file.path, CONTENT_TYPES.get(dataset_file.format, "text/plain"))
 
 
 @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})

@@ -1,18 +1,66 @@
-"""Model pages."""
+"""Model pages, and uploading a checkpoint as a new model or a new version."""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
 
 from hub import selectors
+from hub.forms import CheckpointUploadForm, ModelCreateForm, add_service_errors
+from hub.listing import artifact_list_context
+from hub.permissions import can_write
+from hub.services.models import add_uploaded_version, checkpoint_upload, create_model_from_upload
+
+ARTIFACT_FIELDS = ("organization", "slug", "name", "description", "license", "visibility", "task")
 
 
 def model_list(request):
-    models = selectors.models_visible_to(request.user).order_by("-updated_at")
-    query = request.GET.get("q", "").strip()
-    if query:
-        models = models.filter(name__icontains=query) | models.filter(slug__icontains=query)
-    return render(request, "hub/model_list.html", {"models": models, "query": query})
+    visible = selectors.models_visible_to(request.user)
+    context = artifact_list_context(request, visible, selectors.filter_models, extra_filters=("task",))
+    tasks = visible.model.objects.filter(pk__in=visible.values("pk")).values_list("task", flat=True)
+    context.update(models=context["page"].object_list, tasks=sorted(set(tasks)))
+    return render(request, "hub/model_list.html", context)
+
+
+@login_required
+def model_create(request):
+    organizations = selectors.writable_organizations(request.user)
+    form = ModelCreateForm(request.POST or None, request.FILES or None, organizations=organizations)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            version = create_model_from_upload(
+                user=request.user,
+                upload=checkpoint_upload(data),
+                **{field: data[field] for field in ARTIFACT_FIELDS},
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Model {version} registered.")
+            return redirect(version)
+    return render(request, "hub/model_upload.html", {"form": form})
+
+
+@login_required
+def model_version_create(request, org, slug):
+    model = selectors.get_model(request.user, org, slug)
+    if not can_write(request.user, model.organization):
+        raise PermissionDenied(f"You may not add versions to {model.full_name}.")
+    form = CheckpointUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = add_uploaded_version(
+                user=request.user, model=model, upload=checkpoint_upload(form.cleaned_data)
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Version {version} uploaded.")
+            return redirect(version)
+    return render(request, "hub/model_upload.html", {"form": form, "model": model})
 
 
 def model_detail(request, org, slug):
@@ -20,7 +68,12 @@ def model_detail(request, org, slug):
     versions = model.versions.select_related(
         "base_version__model__organization", "dataset_version__dataset__organization"
     )
-    return render(request, "hub/model_detail.html", {"model": model, "versions": versions})
+    context = {
+        "model": model,
+        "versions": versions,
+        "can_upload": can_write(request.user, model.organization),
+    }
+    return render(request, "hub/model_detail.html", context)
 
 
 def model_version_detail(request, org, slug, number):

