@@ -161,7 +161,9 @@ def inspect_checkpoint(directory: Path) -> CheckpointInfo:
         raise ValidationError(
             {"files": f"no tokenizer files found: expected one of {', '.join(sorted(TOKENIZER_FILES))}"}
         )
-    weight_files = [directory / name for name in files if name.endswith(".safetensors")]
+    # The model's weights sit at the top level (sharded or not); files in sub-folders, such as a LoRA
+    # adapter kept beside merged weights, are extras and do not count as the model's parameters.
+    weight_files = [directory / name for name in files if name.endswith(".safetensors") and "/" not in name]
     if not weight_files:
         raise ValidationError({"files": "no .safetensors weights found"})
     try:

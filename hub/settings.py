@@ -224,8 +224,23 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis emulates priorities with one list per step, and 0 is its highest (training.services
+    # inverts the run's 0-9). queue_order_strategy "priority" drains a worker's queues in order.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "priority_steps": list(range(10)),
+        "sep": ":",
+        "queue_order_strategy": "priority",
+        # Longer than the hard time limit: an unacknowledged run is not redelivered while it trains.
+        "visibility_timeout": env_int("AGORA_RUN_TIME_LIMIT", 24 * 3600) + 3600,
+    }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Message priorities: RabbitMQ honours them per queue (x-max-priority below, 9 highest); Redis by the
+# steps above (inverted); the filesystem transport ignores them and delivers in arrival order.
+CELERY_BROKER_PRIORITY_INVERTED = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+CELERY_TASK_QUEUE_MAX_PRIORITY = 10
+CELERY_TASK_DEFAULT_PRIORITY = 5
 CELERY_TASK_IGNORE_RESULT = True  # run state lives in the database, not in a result backend
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ACKS_LATE = True
@@ -234,8 +249,26 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Queues a run may be sent to; each worker host consumes the ones it can serve.
+# A run may train for a day; the soft limit raises inside the task so the run ends "failed" with a
+# reason, the hard one (10 minutes later) kills a worker that ignores it.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("AGORA_RUN_TIME_LIMIT", 24 * 3600)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 600
+CELERY_BEAT_SCHEDULE = {
+    "recover-stale-runs": {
+        "task": "training.recover_stale_runs",
+        "schedule": 60.0,
+        "options": {"queue": "default"},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Named queues a run may be sent to (compute pools add pool-<org>-<slug> queues of their own);
+# each worker host consumes the ones it can serve.
 AGORA_RUN_QUEUES = env_list("AGORA_RUN_QUEUES", "cpu,gpu")
+# A running run whose worker has not written a heartbeat for this long is taken as lost: re-queued
+# while it has attempts left, else failed.
+AGORA_RUN_HEARTBEAT_TIMEOUT = env_int("AGORA_RUN_HEARTBEAT_TIMEOUT", 600)
+AGORA_RUN_HEARTBEAT_INTERVAL = env_int("AGORA_RUN_HEARTBEAT_INTERVAL", 30)
+AGORA_RUN_MAX_ATTEMPTS = env_int("AGORA_RUN_MAX_ATTEMPTS", 2)
 
 # Security: strict unless DEBUG. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_NAME.
 SESSION_COOKIE_SECURE = not DEBUG

@@ -4,12 +4,15 @@ from django.conf import settings
 from hub.forms import preselect_single
 from hub.models import DatasetVersion, ModelVersion, Organization
 from training.engine.config import HYPERPARAMETERS, Hyperparameter
+from training.models import ComputePool
 
 
 def _field_for(spec: Hyperparameter) -> forms.Field:
     common = {"required": False, "initial": spec.default, "help_text": spec.help}
     if spec.kind == "choice":
         return forms.ChoiceField(choices=[(c, c) for c in spec.choices], **common)
+    if spec.kind == "text":
+        return forms.CharField(**common)
     if spec.kind == "int":
         return forms.IntegerField(min_value=spec.minimum, max_value=spec.maximum, **common)
     return forms.FloatField(min_value=spec.minimum, max_value=spec.maximum, **common)
@@ -23,14 +26,26 @@ class RunForm(forms.Form):
         required=False, help_text="Model that receives the new version (default: base-dataset)."
     )
     queue = forms.ChoiceField(choices=())
+    pool = forms.ModelChoiceField(
+        queryset=ComputePool.objects.none(),
+        to_field_name="queue",
+        required=False,
+        label="Compute pool",
+        help_text="Train on a pool your organization owns or may use, instead of the queue.",
+    )
+    priority = forms.IntegerField(
+        min_value=0, max_value=9, initial=5, required=False, help_text="0 lowest, 9 highest."
+    )
 
-    def __init__(self, *args, organizations, base_versions, dataset_versions, **kwargs):
+    def __init__(self, *args, organizations, base_versions, dataset_versions, pools=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organization"].queryset = organizations
         preselect_single(self.fields["organization"])
         self.fields["base_version"].queryset = base_versions
         self.fields["dataset_version"].queryset = dataset_versions
         self.fields["queue"].choices = [(q, q) for q in settings.AGORA_RUN_QUEUES]
+        if pools is not None:
+            self.fields["pool"].queryset = pools
         for spec in HYPERPARAMETERS:
             self.fields[spec.name] = _field_for(spec)
 
@@ -43,3 +58,19 @@ class RunForm(forms.Form):
 
     def hyperparameter_fields(self):
         return [self[spec.name] for spec in HYPERPARAMETERS]
+
+
+class PoolForm(forms.Form):
+    slug = forms.SlugField(max_length=50, help_text="Its queue becomes pool-<organization>-<slug>.")
+    name = forms.CharField(max_length=200, required=False)
+
+
+class PoolShareForm(forms.Form):
+    shared_with_all = forms.BooleanField(required=False, label="Every organization may use it")
+    shared_with = forms.ModelMultipleChoiceField(
+        queryset=Organization.objects.order_by("slug"),
+        to_field_name="slug",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Organizations that may use it",
+    )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import datetime
 
+from django.db.models import Q, QuerySet, Sum
+
+from hub.models import Organization
 from hub.permissions import Viewer
 from hub.selectors import organizations_of
-from training.models import FineTuneRun, RunMetric
+from training.models import ComputePool, FineTuneRun, RunMetric
 
 MAX_POINTS_PER_SERIES = 500
 
@@ -20,6 +24,7 @@ def runs_visible_to(user: Viewer) -> QuerySet[FineTuneRun]:
         "dataset_version__dataset__organization",
         "output_model__organization",
         "output_version__model__organization",
+        "pool__organization",
     )
 
 
@@ -42,3 +47,51 @@ def eta_seconds(run: FineTuneRun, now) -> float | None:
         return None
     elapsed = (now - run.started_at).total_seconds()
     return max(0.0, elapsed * (run.total_steps - run.step) / run.step)
+
+
+def pools_usable_by(organization: Organization) -> QuerySet[ComputePool]:
+    """Pools the organization's runs may use: its own, those shared with it, those shared with all."""
+    return (
+        ComputePool.objects.filter(
+            Q(organization=organization) | Q(shared_with_all=True) | Q(shared_with=organization)
+        )
+        .distinct()
+        .select_related("organization")
+    )
+
+
+def pools_visible_to(user: Viewer) -> QuerySet[ComputePool]:
+    """Pools of the user's organizations and those any of them may use."""
+    organizations = organizations_of(user)
+    return (
+        ComputePool.objects.filter(
+            Q(organization__in=organizations) | Q(shared_with_all=True) | Q(shared_with__in=organizations)
+        )
+        .distinct()
+        .select_related("organization")
+        .prefetch_related("shared_with")
+    )
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    """Accelerator-seconds a pool spent on runs: the inputs of the resource-sharing factor R."""
+
+    own_seconds: float
+    other_seconds: float
+
+    @property
+    def total_seconds(self) -> float:
+        return self.own_seconds + self.other_seconds
+
+
+def pool_usage(pool: ComputePool, since: datetime | None = None) -> PoolUsage:
+    """Seconds of finished runs on the pool, split by whether the run's organization owns the pool."""
+    runs = FineTuneRun.objects.filter(pool=pool, status__in=FineTuneRun.FINISHED)
+    if since is not None:
+        runs = runs.filter(finished_at__gte=since)
+    totals = runs.aggregate(
+        own=Sum("accelerator_seconds", filter=Q(organization_id=pool.organization_id), default=0.0),
+        other=Sum("accelerator_seconds", filter=~Q(organization_id=pool.organization_id), default=0.0),
+    )
+    return PoolUsage(own_seconds=totals["own"], other_seconds=totals["other"])

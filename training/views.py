@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from hub import selectors as hub_selectors
 from hub.forms import add_service_errors
+from hub.models import Organization
+from hub.permissions import can_administer, can_view_organization
 from training import selectors, services
-from training.forms import RunForm
+from training.forms import PoolForm, PoolShareForm, RunForm
+from training.models import ComputePool
 
 
 @login_required
@@ -44,6 +48,7 @@ def run_create(request):
         organizations=hub_selectors.writable_organizations(user),
         base_versions=hub_selectors.model_versions_visible_to(user),
         dataset_versions=hub_selectors.dataset_versions_visible_to(user),
+        pools=selectors.pools_visible_to(user),
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -55,6 +60,8 @@ def run_create(request):
                 dataset_version=data["dataset_version"],
                 hyperparameters=form.hyperparameters(),
                 queue=data["queue"],
+                pool=data.get("pool"),
+                priority=data["priority"] if data.get("priority") is not None else 5,
                 output_model_slug=data["output_model"],
             )
         except ValidationError as error:
@@ -68,7 +75,8 @@ def run_create(request):
 @login_required
 def run_detail(request, pk):
     run = get_object_or_404(selectors.runs_visible_to(request.user), pk=pk)
-    return render(request, "training/run_detail.html", {"run": run})
+    context = {"run": run, "max_attempts": settings.AGORA_RUN_MAX_ATTEMPTS}
+    return render(request, "training/run_detail.html", context)
 
 
 @login_required
@@ -82,3 +90,58 @@ def run_cancel(request, pk):
     else:
         messages.info(request, f"Run {run.pk} is being cancelled.")
     return redirect(run)
+
+
+@login_required
+def pool_list(request, org):
+    """The organization's compute pools and what they spent, with forms to add and share them."""
+    organization = get_object_or_404(Organization, slug=org)
+    if not can_view_organization(request.user, organization):
+        raise PermissionDenied
+    may_administer = can_administer(request.user, organization)
+    form = PoolForm(request.POST or None)
+    if request.method == "POST":
+        if not may_administer:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                pool = services.create_pool(user=request.user, organization=organization, **form.cleaned_data)
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, f"Pool {pool} added: start its workers with --queues {pool.queue}.")
+                return redirect(pool)
+    pools = ComputePool.objects.filter(organization=organization).prefetch_related("shared_with")
+    rows = [
+        {"pool": pool, "usage": selectors.pool_usage(pool), "share_form": _share_form(pool)} for pool in pools
+    ]
+    usable = selectors.pools_usable_by(organization).exclude(organization=organization)
+    context = {
+        "organization": organization,
+        "rows": rows,
+        "usable": usable,
+        "form": form,
+        "may_administer": may_administer,
+    }
+    return render(request, "training/pool_list.html", context)
+
+
+def _share_form(pool: ComputePool, data=None) -> PoolShareForm:
+    initial = {"shared_with_all": pool.shared_with_all, "shared_with": list(pool.shared_with.all())}
+    form = PoolShareForm(data, initial=initial, prefix=f"pool-{pool.pk}")
+    others = Organization.objects.exclude(pk=pool.organization_id).order_by("slug")
+    form.fields["shared_with"].queryset = others
+    return form
+
+
+@login_required
+@require_POST
+def pool_share(request, org, slug):
+    pool = get_object_or_404(ComputePool, organization__slug=org, slug=slug)
+    form = _share_form(pool, request.POST)
+    if form.is_valid():
+        services.share_pool(user=request.user, pool=pool, **form.cleaned_data)
+        messages.success(request, f"Sharing of {pool} updated.")
+    else:
+        messages.error(request, "The sharing could not be saved.")
+    return redirect(pool)

@@ -112,6 +112,8 @@
       badge.textContent = LABELS[status] || status;
       badge.className = "badge badge--" + status;
     }
+    var attempts = $("run-attempts");
+    if (attempts && attempts.firstChild) attempts.firstChild.nodeValue = run.attempts + " ";
     var indicator = $("run-live-indicator");
     if (indicator) indicator.hidden = isFinished(status);
   }
@@ -127,6 +129,16 @@
       window.AgoraCharts.line($("throughput-chart"), [
         { label: "examples / second", points: series.examples_per_second || [], color: "#059669" }
       ], { title: "Throughput", yLabel: "examples / s", zero: true, emptyText: emptyText });
+      // One point per epoch: every validation_* series the worker recorded.
+      var validation = Object.keys(series).filter(function (name) {
+        return name.indexOf("validation_") === 0;
+      }).map(function (name) {
+        return { label: name.replace("validation_", "validation "), points: series[name], markers: true };
+      });
+      window.AgoraCharts.line($("validation-chart"), validation, {
+        title: "Validation per epoch", yLabel: "value", zero: true,
+        emptyText: isFinished(status) ? "No validation metrics were recorded." : "Waiting for the first epoch…"
+      });
     }
     // While live: the latest training loss. Once finished the page shows the final validation
     // loss; when there is none (failed, cancelled), fall back to the last training loss.

@@ -59,6 +59,17 @@ def test_range_limits_are_inclusive():
         ({"learning_rate": -(10**400)}, "learning_rate", "between"),
         ({"precision": "fp16"}, "precision", "one of auto, fp32, bf16"),
         ({"momentum": 0.9}, "momentum", "unknown hyperparameter"),
+        ({"method": "prefix"}, "method", "one of full, lora"),
+        ({"schedule": "step"}, "schedule", "one of linear, cosine, constant"),
+        ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps", "at least 1"),
+        ({"gradient_accumulation_steps": 65}, "gradient_accumulation_steps", "at most 64"),
+        ({"early_stopping_patience": -1}, "early_stopping_patience", "at least 0"),
+        ({"epochs": 3, "early_stopping_patience": 3}, "early_stopping_patience", "less than epochs (3)"),
+        ({"lora_rank": 0}, "lora_rank", "at least 1"),
+        ({"lora_rank": 1.5}, "lora_rank", "whole number"),
+        ({"lora_alpha": 0}, "lora_alpha", "at least 0.1"),
+        ({"lora_dropout": 0.6}, "lora_dropout", "at most 0.5"),
+        ({"lora_target_modules": "query"}, "lora_target_modules", "one of attention, all-linear"),
     ],
 )
 def test_bad_values_are_named(values, field, message):
@@ -74,3 +85,21 @@ def test_every_error_is_reported_at_once():
         parse_config({"epochs": -1, "batch_size": "x", "dropout": 0.1, "weight_decay": 2})
     assert set(caught.value.errors) == {"epochs", "batch_size", "dropout", "weight_decay"}
     assert "epochs:" in str(caught.value) and "dropout:" in str(caught.value)
+
+
+def test_lora_fields_are_checked_but_ignored_by_full_fine_tuning():
+    config = parse_config({"method": "full", "lora_rank": "4"})
+    assert (config.method, config.lora_rank) == ("full", 4)
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"method": "full", "lora_rank": 0})  # a bad value is an error whatever the method
+    assert set(caught.value.errors) == {"lora_rank"}
+    config = parse_config(
+        {"method": "lora", "schedule": "cosine", "epochs": "3", "early_stopping_patience": "2"}
+    )
+    assert (config.method, config.schedule, config.early_stopping_patience) == ("lora", "cosine", 2)
+
+
+def test_a_bad_epochs_value_does_not_hide_behind_the_patience_check():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"epochs": "x", "early_stopping_patience": 5})
+    assert set(caught.value.errors) == {"epochs"}

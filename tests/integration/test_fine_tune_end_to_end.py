@@ -88,13 +88,13 @@ def test_a_run_submitted_through_the_api_trains_on_a_real_worker(
     assert admin_page.status_code == 200
     assert b"acme/minilm-reviews@v1" in admin_page.content
 
-    # A second run, started from the web page's form, goes through the same worker.
+    # A second run, a LoRA fine-tune started from the web page's form, goes through the same worker.
     page = client.post(
         "/runs/new/",
         {
             "organization": "acme", "base_version": base.pk, "dataset_version": dataset_version_id,
             "queue": celery_worker, "epochs": 1, "max_train_examples": 64, "max_length": 32,
-            "output_model": "minilm-reviews",
+            "output_model": "minilm-reviews", "method": "lora", "lora_rank": 4, "learning_rate": 5e-4,
         },
     )  # fmt: skip
     assert page.status_code == 302, page.context["form"].errors if page.context else page
@@ -106,5 +106,15 @@ def test_a_run_submitted_through_the_api_trains_on_a_real_worker(
     )
     run.refresh_from_db()
     assert run.status == FineTuneRun.Status.SUCCEEDED, run.error
-    assert run.output_version.number == 2
+    lora_version = run.output_version
+    assert lora_version.number == 2
+    paths = set(lora_version.files.values_list("path", flat=True))
+    assert {"model.safetensors", "adapter/adapter_model.safetensors", "adapter/adapter_config.json"} <= paths
+    # Merged weights: the same parameter count as the full fine-tune; the adapter is not counted again.
+    assert lora_version.num_parameters == ModelVersion.objects.get(pk=version["id"]).num_parameters
+    training = lora_version.metrics["training"]
+    assert (
+        training["method"] == "lora" and training["trainable_parameters"] < lora_version.num_parameters / 10
+    )
     assert client.get(run.get_absolute_url()).status_code == 200
+    assert f"run {run.pk}".encode() in client.get(lora_version.get_absolute_url()).content

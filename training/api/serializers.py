@@ -6,14 +6,16 @@ from rest_framework import serializers
 
 from hub.models import DatasetVersion, ModelVersion, Organization
 from training.engine.config import HYPERPARAMETERS, Hyperparameter
-from training.models import FineTuneRun
-from training.selectors import eta_seconds
+from training.models import ComputePool, FineTuneRun
+from training.selectors import eta_seconds, pool_usage
 
 
 def _field_for(spec: Hyperparameter) -> serializers.Field:
     common = {"required": False, "default": spec.default, "help_text": spec.help}
     if spec.kind == "choice":
         return serializers.ChoiceField(choices=spec.choices, **common)
+    if spec.kind == "text":
+        return serializers.CharField(allow_blank=True, **common)
     field_class = serializers.IntegerField if spec.kind == "int" else serializers.FloatField
     return field_class(min_value=spec.minimum, max_value=spec.maximum, **common)
 
@@ -47,15 +49,28 @@ class RunCreateSerializer(serializers.Serializer):
         queryset=DatasetVersion.objects.all(), help_text="Dataset version to train and validate on."
     )
     hyperparameters = HyperparametersSerializer(required=False)
-    queue = serializers.CharField(default="cpu", help_text="Worker queue, e.g. cpu or gpu.")
+    queue = serializers.CharField(
+        default="cpu", help_text="Worker queue, e.g. cpu or gpu (ignored with pool)."
+    )
+    pool = serializers.SlugRelatedField(
+        slug_field="queue",
+        queryset=ComputePool.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Compute pool to train on, by its queue (pool-<org>-<slug>): owned by or shared with you.",
+    )
+    priority = serializers.IntegerField(
+        default=5, min_value=0, max_value=9, help_text="0 (lowest) to 9 (highest)."
+    )
     output_model = serializers.SlugField(
         required=False, help_text="Slug of the model that receives the new version (default: base-dataset)."
     )
 
-    def validate_queue(self, value: str) -> str:
-        if value not in settings.AGORA_RUN_QUEUES:
-            raise serializers.ValidationError(f"must be one of {', '.join(settings.AGORA_RUN_QUEUES)}")
-        return value
+    def validate(self, attrs):
+        if not attrs.get("pool") and attrs["queue"] not in settings.AGORA_RUN_QUEUES:
+            choices = ", ".join(settings.AGORA_RUN_QUEUES)
+            raise serializers.ValidationError({"queue": f"must be one of {choices}, or give a pool"})
+        return attrs
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -70,15 +85,17 @@ class RunSerializer(serializers.ModelSerializer):
     eta_seconds = serializers.SerializerMethodField()
     wall_seconds = serializers.FloatField(allow_null=True)
     created_by = serializers.StringRelatedField()
+    pool = serializers.SlugRelatedField(slug_field="queue", read_only=True)
 
     class Meta:
         model = FineTuneRun
         fields = [
             "id", "organization", "status", "base_version", "base_version_id", "dataset_version",
             "dataset_version_id", "output_model", "output_version", "output_version_id", "hyperparameters",
-            "queue", "progress", "step", "total_steps", "eta_seconds", "metrics", "device", "precision",
-            "worker", "attempts", "error", "cancel_requested", "accelerator_seconds", "created_by",
-            "created_at", "started_at", "heartbeat_at", "finished_at", "wall_seconds",
+            "queue", "pool", "priority", "progress", "step", "total_steps", "eta_seconds", "metrics",
+            "device", "precision", "worker", "attempts", "events", "error", "cancel_requested",
+            "accelerator_seconds", "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
+            "wall_seconds",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -91,3 +108,40 @@ class RunMetricsSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.ListField(child=serializers.FloatField())),
         help_text="Metric name → [[step, value], …], thinned to at most 500 points.",
     )
+
+
+class PoolSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    shared_with = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    own_seconds = serializers.SerializerMethodField(help_text="Accelerator-seconds on the owner's runs.")
+    other_seconds = serializers.SerializerMethodField(help_text="Accelerator-seconds on other orgs' runs.")
+
+    class Meta:
+        model = ComputePool
+        fields = [
+            "id", "organization", "slug", "name", "queue", "shared_with_all", "shared_with",
+            "own_seconds", "other_seconds", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_own_seconds(self, pool: ComputePool) -> float:
+        return pool_usage(pool).own_seconds
+
+    def get_other_seconds(self, pool: ComputePool) -> float:
+        return pool_usage(pool).other_seconds
+
+
+class PoolShareSerializer(serializers.Serializer):
+    shared_with_all = serializers.BooleanField(default=False, help_text="Every organization may use it.")
+    shared_with = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Organization.objects.all(), many=True, required=False,
+        help_text="Organizations (slugs) that may run on the pool.",
+    )  # fmt: skip
+
+
+class PoolCreateSerializer(PoolShareSerializer):
+    organization = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Organization.objects.all(), help_text="Organization that owns the pool."
+    )
+    slug = serializers.SlugField(max_length=50)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)

@@ -4,4 +4,5 @@ from training.api import views
 
 router = SimpleRouter()
 router.register("runs", views.RunViewSet, basename="run")
+router.register("pools", views.PoolViewSet, basename="pool")
 urlpatterns = router.urls

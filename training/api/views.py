@@ -1,4 +1,4 @@
-"""REST endpoints for fine-tuning runs."""
+"""REST endpoints for fine-tuning runs and compute pools."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             dataset_version=data["dataset_version"],
             hyperparameters=data.get("hyperparameters"),
             queue=data["queue"],
+            pool=data.get("pool"),
+            priority=data["priority"],
             output_model_slug=data.get("output_model", ""),
         )
         run = self.get_queryset().get(pk=run.pk)
@@ -56,3 +58,47 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def metrics(self, request, pk=None):
         """The run's metric series (loss, learning rate, throughput) for charts."""
         return Response({"series": selectors.metric_series(self.get_object())})
+
+
+class PoolViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Compute pools your organizations own or may use. POST registers one (organization admins)."""
+
+    permission_classes = [IsAuthenticated, TokenScope]
+    serializer_class = serializers.PoolSerializer
+    filterset_fields = {"organization__slug": ["exact"]}
+
+    def get_queryset(self):
+        return selectors.pools_visible_to(self.request.user)
+
+    @extend_schema(request=serializers.PoolCreateSerializer, responses={201: serializers.PoolSerializer})
+    def create(self, request, *args, **kwargs):
+        incoming = serializers.PoolCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        require_token_organization(request, data["organization"])
+        pool = services.create_pool(
+            user=request.user,
+            organization=data["organization"],
+            slug=data["slug"],
+            name=data.get("name", ""),
+            shared_with_all=data["shared_with_all"],
+            shared_with=data.get("shared_with", []),
+        )
+        return Response(self.get_serializer(pool).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=serializers.PoolShareSerializer, responses={200: serializers.PoolSerializer})
+    @action(detail=True, methods=["post"])
+    def share(self, request, pk=None):
+        """Replace who may run on the pool besides its owner."""
+        pool = self.get_object()
+        require_token_organization(request, pool.organization)
+        incoming = serializers.PoolShareSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        services.share_pool(
+            user=request.user,
+            pool=pool,
+            shared_with_all=data["shared_with_all"],
+            shared_with=data.get("shared_with", []),
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=pool.pk)).data)

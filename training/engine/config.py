@@ -24,14 +24,57 @@ class Hyperparameter:
     choices: tuple[str, ...] = ()
 
 
+METHODS = ("full", "lora")
+SCHEDULES = ("linear", "cosine", "constant")
+LORA_TARGETS = ("attention", "all-linear")
+
+
 HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
+    Hyperparameter(
+        "method",
+        "choice",
+        "full",
+        "full: train every weight; lora: train low-rank adapters and the classification head.",
+        choices=METHODS,
+    ),
     Hyperparameter("epochs", "int", 1, "Passes over the training split.", 1, 50),
     Hyperparameter("learning_rate", "float", 5e-5, "Peak learning rate of AdamW.", 1e-7, 1e-2),
-    Hyperparameter("batch_size", "int", 16, "Examples per optimizer step.", 1, 512),
-    Hyperparameter("max_length", "int", 128, "Tokens kept per text; longer texts are truncated.", 8, 512),
+    Hyperparameter(
+        "schedule",
+        "choice",
+        "linear",
+        "Learning rate after the warm-up: linear decay to 0, cosine decay to 0, or constant.",
+        choices=SCHEDULES,
+    ),
     Hyperparameter("warmup_ratio", "float", 0.1, "Share of steps with a linear warm-up.", 0.0, 0.5),
+    Hyperparameter("batch_size", "int", 16, "Examples per forward pass.", 1, 512),
+    Hyperparameter(
+        "gradient_accumulation_steps",
+        "int",
+        1,
+        "Batches whose gradients are summed per optimizer step (effective batch: batch_size times this).",
+        1,
+        64,
+    ),
+    Hyperparameter("max_length", "int", 128, "Tokens kept per text; longer texts are truncated.", 8, 512),
     Hyperparameter("weight_decay", "float", 0.01, "Decoupled weight decay of AdamW.", 0.0, 1.0),
     Hyperparameter("seed", "int", 42, "Seed for shuffling and initialisation.", 0, 2**31 - 1),
+    Hyperparameter(
+        "precision",
+        "choice",
+        "auto",
+        "auto: bf16 on a CUDA device that supports it, else fp32.",
+        choices=("auto", "fp32", "bf16"),
+    ),
+    Hyperparameter(
+        "early_stopping_patience",
+        "int",
+        0,
+        "Stop after this many epochs without a lower validation loss and keep the best epoch's "
+        "weights (0: off).",
+        0,
+        49,
+    ),
     Hyperparameter(
         "max_train_examples",
         "int",
@@ -40,12 +83,18 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
         0,
         10_000_000,
     ),
+    Hyperparameter("lora_rank", "int", 8, "LoRA only: rank of each adapter matrix.", 1, 256),
     Hyperparameter(
-        "precision",
+        "lora_alpha", "float", 16.0, "LoRA only: scale; updates are multiplied by alpha/rank.", 0.1, 1024
+    ),
+    Hyperparameter("lora_dropout", "float", 0.1, "LoRA only: dropout on the adapters' input.", 0.0, 0.5),
+    Hyperparameter(
+        "lora_target_modules",
         "choice",
-        "auto",
-        "auto: bf16 on a CUDA device that supports it, else fp32.",
-        choices=("auto", "fp32", "bf16"),
+        "attention",
+        "LoRA only: attention = the attention projections peft adapts for the architecture (query and "
+        "value in BERT); all-linear = every linear layer of the encoder.",
+        choices=LORA_TARGETS,
     ),
 )
 HYPERPARAMETERS_BY_NAME = {spec.name: spec for spec in HYPERPARAMETERS}
@@ -53,15 +102,23 @@ HYPERPARAMETERS_BY_NAME = {spec.name: spec for spec in HYPERPARAMETERS}
 
 @dataclass(frozen=True)
 class TrainingConfig:
+    method: str = "full"
     epochs: int = 1
     learning_rate: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 128
+    schedule: str = "linear"
     warmup_ratio: float = 0.1
+    batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    max_length: int = 128
     weight_decay: float = 0.01
     seed: int = 42
-    max_train_examples: int = 0
     precision: str = "auto"
+    early_stopping_patience: int = 0
+    max_train_examples: int = 0
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.1
+    lora_target_modules: str = "attention"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +186,21 @@ def parse_config(values: dict[str, Any] | None) -> TrainingConfig:
             parsed[spec.name] = _coerce(spec, raw)
         except ValueError as exc:
             errors[spec.name] = str(exc)
+    errors.update(_cross_field_errors(parsed))
     if errors:
         raise ConfigError(errors)
     return TrainingConfig(**parsed)
+
+
+def _cross_field_errors(parsed: dict[str, Any]) -> dict[str, str]:
+    """Checks that involve two fields. The LoRA fields are range-checked always and ignored by full."""
+    errors = {}
+    patience, epochs = parsed.get("early_stopping_patience"), parsed.get("epochs")
+    if patience is None or epochs is None:  # one of them is already reported
+        return errors
+    if patience and patience >= epochs:
+        # Patience of at least the number of epochs could never stop a run: a silent no-op.
+        errors["early_stopping_patience"] = (
+            f"must be less than epochs ({epochs}) to stop anything, or 0 to turn it off; got {patience}"
+        )
+    return errors

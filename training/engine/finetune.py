@@ -1,8 +1,9 @@
 """Fine-tune a Hugging Face encoder as a text classifier: the loop Agora's training workers run.
 
 Plain PyTorch and transformers (no Trainer, no Django): texts are tokenised once, batched by
-length with per-batch padding, and trained with AdamW, a linear warm-up/decay schedule and
-gradient clipping, in bf16 autocast where the device supports it.
+length with per-batch padding, and trained with AdamW, a warm-up then linear, cosine or constant
+schedule, gradient accumulation and clipping, in bf16 autocast where the device supports it. The
+method is full fine-tuning or LoRA (peft); evaluation after each epoch can stop the run early.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import peft
 import torch
 import transformers
-from transformers import get_linear_schedule_with_warmup
+from peft import PeftModel
+from transformers import get_scheduler
 
 from governance.metrics.classification import accuracy, macro_f1
 from training.engine.config import TrainingConfig
@@ -30,6 +33,7 @@ from training.engine.data import (
     subsample,
     tokenize,
 )
+from training.engine.lora import apply_lora, save_lora
 from training.engine.modeling import (
     describe_device,
     ensure_pad_token,
@@ -43,22 +47,13 @@ from training.engine.modeling import (
     resolve_precision,
     seed_everything,
 )
+from training.engine.progress import EarlyStopping, Progress, Reporter
 
 __all__ = ["Example", "FineTuneResult", "Progress", "TrainingCancelled", "fine_tune", "predict_proba"]
 
 CLIP_GRAD_NORM = 1.0
-
-
-@dataclass(frozen=True)
-class Progress:
-    step: int  # optimizer steps done
-    total_steps: int
-    epoch: float  # fractional epoch, e.g. 0.5
-    loss: float  # train: mean training loss since the previous report; evaluate: validation loss
-    learning_rate: float
-    examples_per_second: float  # train: since training began; evaluate: of the evaluation
-    elapsed_seconds: float
-    phase: str  # "train" or "evaluate"
+# transformers' scheduler names; every one starts with the linear warm-up.
+_SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
 
 
 @dataclass(frozen=True)
@@ -71,8 +66,14 @@ class FineTuneResult:
     steps: int
     train_seconds: float  # wall time of the optimisation steps (evaluation excluded)
     examples_per_second: float
-    num_parameters: int
+    num_parameters: int  # of the saved classifier (LoRA: after merging)
     library_versions: dict[str, str]
+    method: str = "full"
+    trainable_parameters: int = 0  # weights the optimizer updated (LoRA: adapters and head)
+    epochs_completed: int = 0
+    stopped_early: bool = False
+    best_epoch: int = 0  # 1-based epoch whose weights and metrics are the result
+    validation_history: list[dict[str, float]] = field(default_factory=list)  # metrics per epoch
 
 
 class TrainingCancelled(Exception):
@@ -104,37 +105,6 @@ class _Setup:
         return batch.to(self.device)
 
 
-class _Reporter:
-    """Calls ``on_progress`` at most every ``every`` seconds with the mean loss since the last call."""
-
-    def __init__(self, on_progress: Callable[[Progress], None], every: float, total: int, per_epoch: int):
-        self.on_progress, self.every = on_progress, every
-        self.total_steps, self.steps_per_epoch = total, per_epoch
-        self.start = self.last = time.perf_counter()
-        self.loss_sum: torch.Tensor | float = 0.0  # stays on the device: no sync per step
-        self.losses = 0
-        self.examples = 0
-
-    def train_step(self, step: int, loss: torch.Tensor, examples: int, learning_rate: float) -> None:
-        self.loss_sum = self.loss_sum + loss.detach().float()
-        self.losses += 1
-        self.examples += examples
-        now = time.perf_counter()
-        if step < self.total_steps and now - self.last < self.every:
-            return
-        mean_loss = float(self.loss_sum) / self.losses
-        self.loss_sum, self.losses, self.last = 0.0, 0, now
-        self._emit(step, mean_loss, learning_rate, self.examples / max(now - self.start, 1e-9), "train")
-
-    def evaluation(self, step: int, loss: float, learning_rate: float, examples_per_second: float) -> None:
-        self._emit(step, loss, learning_rate, examples_per_second, "evaluate")
-
-    def _emit(self, step: int, loss: float, lr: float, rate: float, phase: str) -> None:
-        elapsed = time.perf_counter() - self.start
-        epoch = step / self.steps_per_epoch
-        self.on_progress(Progress(step, self.total_steps, epoch, loss, lr, rate, elapsed, phase))
-
-
 def fine_tune(
     base_model_dir: Path,
     train: Sequence[Example],
@@ -164,41 +134,65 @@ def fine_tune(
 
     seed_everything(config.seed)  # before loading: the fresh head's initialisation draws from it
     tokenizer = load_tokenizer(Path(base_model_dir))
-    model = load_classifier(Path(base_model_dir), labels).to(target)
-    setup = _Setup(model, target, precision, ensure_pad_token(tokenizer, model), tokenizer.padding_side)
+    model = load_classifier(Path(base_model_dir), labels)
+    pad_token_id = ensure_pad_token(tokenizer, model)
+    if config.method == "lora":
+        model = apply_lora(model, config)
+    model = model.to(target)
+    setup = _Setup(model, target, precision, pad_token_id, tokenizer.padding_side)
     texts = tokenize(tokenizer, [e.text for e in train], config.max_length)
     train_split = _Split(texts, encode_labels(train, label2id, "train"))
     texts = tokenize(tokenizer, [e.text for e in validation], config.max_length)
     validation_split = _Split(texts, validation_labels)
 
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    accumulation = config.gradient_accumulation_steps
+    steps_per_epoch = math.ceil(math.ceil(len(train) / config.batch_size) / accumulation)
     total_steps = steps_per_epoch * config.epochs
     optimizer = _optimizer(model, config, target)
-    warmup_steps = round(config.warmup_ratio * total_steps)
-    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
-    reporter = _Reporter(on_progress, report_every_seconds, total_steps, steps_per_epoch)
+    scheduler = get_scheduler(
+        _SCHEDULERS[config.schedule],
+        optimizer,
+        num_warmup_steps=round(config.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+    )
+    reporter = Reporter(on_progress, report_every_seconds, total_steps, steps_per_epoch)
+    stopping = EarlyStopping(model, config.early_stopping_patience)
 
-    step, train_seconds, metrics = 0, 0.0, {}
+    step, train_seconds, metrics, history, stopped_early = 0, 0.0, {}, [], False
     try:
         for epoch in range(config.epochs):
             started = time.perf_counter()
             # One generator per epoch and seed: an epoch's order does not depend on the ones before.
             rng = np.random.default_rng([config.seed, epoch])
-            for rows in length_grouped_batches(train_split.lengths, config.batch_size, rng):
+            batches = length_grouped_batches(train_split.lengths, config.batch_size, rng)
+            for first in range(0, len(batches), accumulation):
                 if should_stop():
                     raise TrainingCancelled(f"stopped at step {step} of {total_steps}")
-                loss = _step(setup, setup.batch(rows, train_split), optimizer, scheduler)
+                group = [setup.batch(rows, train_split) for rows in batches[first : first + accumulation]]
+                loss = _step(setup, group, optimizer, scheduler)
                 step += 1
-                reporter.train_step(step, loss, len(rows), scheduler.get_last_lr()[0])
+                examples = sum(len(batch.rows) for batch in group)
+                reporter.train_step(step, loss, examples, scheduler.get_last_lr()[0])
             _synchronize(target)
             train_seconds += time.perf_counter() - started
             metrics, rate = _evaluate(setup, validation_split, len(labels), config.batch_size)
+            history.append(metrics)
             reporter.evaluation(step, metrics["loss"], scheduler.get_last_lr()[0], rate)
-        _save(model, tokenizer, Path(output_dir))
+            if stopping.update(epoch + 1, metrics):
+                stopped_early = epoch + 1 < config.epochs
+                reporter.flush(step, scheduler.get_last_lr()[0])
+                break
+        if config.early_stopping_patience:
+            # The result is the epoch with the lowest validation loss, not the last one.
+            stopping.restore_best()
+            metrics = stopping.best_metrics
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        saved = _save(model, tokenizer, Path(output_dir))
     finally:
         if target.type == "cuda":
             torch.cuda.empty_cache()  # the worker process lives on after this job
 
+    epochs_completed = len(history)
     return FineTuneResult(
         metrics=metrics,
         labels=labels,
@@ -207,24 +201,46 @@ def fine_tune(
         train_examples=len(train),
         steps=step,
         train_seconds=train_seconds,
-        examples_per_second=len(train) * config.epochs / max(train_seconds, 1e-9),
-        num_parameters=sum(p.numel() for p in model.parameters()),
-        library_versions={"torch": torch.__version__, "transformers": transformers.__version__},
+        examples_per_second=len(train) * epochs_completed / max(train_seconds, 1e-9),
+        num_parameters=sum(p.numel() for p in saved.parameters()),
+        library_versions=_library_versions(config.method),
+        method=config.method,
+        trainable_parameters=trainable,
+        epochs_completed=epochs_completed,
+        stopped_early=stopped_early,
+        best_epoch=stopping.best_epoch if config.early_stopping_patience else epochs_completed,
+        validation_history=history,
     )
 
 
-def _step(setup: _Setup, batch: Batch, optimizer: torch.optim.Optimizer, scheduler) -> torch.Tensor:
-    """One optimizer step; returns the loss as a device tensor (reading it would wait for the GPU)."""
+def _step(setup: _Setup, group: list[Batch], optimizer: torch.optim.Optimizer, scheduler) -> torch.Tensor:
+    """One optimizer step over ``group``'s batches; returns the loss as a device tensor.
+
+    Each batch's mean loss is weighted by its share of the group's examples, so the summed gradient
+    is that of the mean over all of them, as if the group were one batch.
+    """
     model = setup.model
     model.train()
-    with forward_context(setup.device, setup.precision):
-        loss = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, labels=batch.labels).loss
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_GRAD_NORM)
+    total = sum(len(batch.rows) for batch in group)
+    group_loss = torch.zeros((), device=setup.device)
+    for batch in group:
+        with forward_context(setup.device, setup.precision):
+            out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, labels=batch.labels)
+        loss = out.loss.float() * (len(batch.rows) / total)
+        loss.backward()
+        group_loss += loss.detach()
+    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], CLIP_GRAD_NORM)
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return loss
+    return group_loss
+
+
+def _library_versions(method: str) -> dict[str, str]:
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__}
+    if method == "lora":
+        versions["peft"] = peft.__version__
+    return versions
 
 
 def _optimizer(model: torch.nn.Module, config: TrainingConfig, device: torch.device) -> torch.optim.AdamW:
@@ -263,12 +279,16 @@ def _evaluate(
     return metrics, len(split.labels) / max(time.perf_counter() - started, 1e-9)
 
 
-def _save(model: torch.nn.Module, tokenizer, output_dir: Path) -> None:
+def _save(model: torch.nn.Module, tokenizer, output_dir: Path) -> torch.nn.Module:
+    """Write a Hugging Face classifier (LoRA: merged, and the adapter in ``adapter/``); return it."""
     output_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, PeftModel):
+        model = save_lora(model, output_dir)
     # Safetensors is the default format of save_pretrained (transformers >= 4.35; the only one in 5).
     with quiet_transformers():
         model.save_pretrained(output_dir)
         tokenizer.save_pretrained(output_dir)
+    return model
 
 
 def _synchronize(device: torch.device) -> None:

@@ -1,0 +1,224 @@
+"""Training a run on a worker: start, progress and heartbeat, and the one transaction that ends it."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from hub.models import DatasetVersion, ModelVersion, Split
+from hub.services.datasets import read_split
+from hub.services.models import materialize_version, store_model_version
+from training.engine.config import parse_config
+from training.models import FineTuneRun, RunMetric
+from training.services.runs import transition
+
+if TYPE_CHECKING:
+    from training.engine.finetune import FineTuneResult, Progress
+
+logger = logging.getLogger(__name__)
+# How often a running worker looks at the database for a cancellation request.
+CANCEL_POLL_SECONDS = 2.0
+
+
+def _start(run_id: int, worker: str) -> FineTuneRun | None:
+    """Move a queued run to running; None when it is not queued (a duplicate delivery, or cancelled)."""
+    with transaction.atomic():
+        run = FineTuneRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            logger.warning("run %s does not exist; dropping its task", run_id)
+            return None
+        if run.status != FineTuneRun.Status.QUEUED:
+            logger.info("run %s is %s, not queued; nothing to do", run_id, run.status)
+            return None
+        now = timezone.now()
+        return transition(
+            run,
+            FineTuneRun.Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=run.attempts + 1,
+            worker=worker,
+            error="",  # a lost earlier attempt's note stays in run.events
+            step=0,
+            progress=0.0,
+        )
+
+
+def _finish(run: FineTuneRun, status: str, **fields: Any) -> bool:
+    """End this attempt of a running run; False when it was ended or re-queued elsewhere meanwhile."""
+    with transaction.atomic():
+        locked = FineTuneRun.objects.select_for_update().get(pk=run.pk)
+        # A worker taken for lost may come back: its attempt no longer owns the run.
+        if locked.status != FineTuneRun.Status.RUNNING or locked.attempts != run.attempts:
+            return False
+        if "accelerator_seconds" not in fields and locked.started_at:
+            # A run that did not finish its training still held the worker's device this long.
+            fields["accelerator_seconds"] = (timezone.now() - locked.started_at).total_seconds()
+        transition(locked, status, **fields)
+        return True
+
+
+def _current(run: FineTuneRun):
+    """This attempt's row, while it still owns the run."""
+    return FineTuneRun.objects.filter(pk=run.pk, attempts=run.attempts, status=FineTuneRun.Status.RUNNING)
+
+
+class ProgressRecorder:
+    """The engine's callbacks: store metric points and the heartbeat, and poll for cancellation."""
+
+    def __init__(self, run: FineTuneRun):
+        self.run = run
+        self._last_poll = 0.0
+        self._cancelled = False
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.phase == "train":
+            points = {
+                "loss": progress.loss,
+                "learning_rate": progress.learning_rate,
+                "examples_per_second": progress.examples_per_second,
+            }
+        else:
+            # One point per epoch: the validation loss, and any further validation metrics reported.
+            points = {"validation_loss": progress.loss}
+            extra = getattr(progress, "metrics", None) or {}
+            points.update({f"validation_{name}": value for name, value in extra.items() if name != "loss"})
+        RunMetric.objects.bulk_create(
+            RunMetric(run=self.run, step=progress.step, name=name, value=float(value))
+            for name, value in points.items()
+            if value is not None
+        )
+        _current(self.run).update(
+            step=progress.step,
+            total_steps=progress.total_steps,
+            progress=progress.step / progress.total_steps if progress.total_steps else 0.0,
+            heartbeat_at=timezone.now(),
+        )
+
+    def should_stop(self) -> bool:
+        if not self._cancelled and time.monotonic() - self._last_poll >= CANCEL_POLL_SECONDS:
+            self._last_poll = time.monotonic()
+            # Stop too when this attempt lost the run (re-queued by recovery, or ended elsewhere).
+            self._cancelled = not _current(self.run).filter(cancel_requested=False).exists()
+        return self._cancelled
+
+
+class Heartbeat:
+    """Refresh the heartbeat from a thread, through phases that report no progress (loading, saving)."""
+
+    def __init__(self, run: FineTuneRun, interval: float):
+        self.run, self.interval = run, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-run-{run.pk}", daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                _current(self.run).update(heartbeat_at=timezone.now())
+        except Exception:  # a heartbeat must never take the run down
+            logger.exception("heartbeat of run %s failed", self.run.pk)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def _examples(version: DatasetVersion, split: str, example_type: Callable) -> list:
+    rows = read_split(version, split)
+    return [
+        example_type(text=row[version.text_field], label=row[version.label_field].strip()) for row in rows
+    ]
+
+
+def execute_run(run_id: int, worker: str = "") -> None:
+    """Train a queued run on this worker. Called by the Celery task; a second delivery does nothing."""
+    # torch and transformers load here, in the worker, never at Django start-up.
+    from training.engine.finetune import Example, TrainingCancelled, fine_tune
+
+    run = _start(run_id, worker)
+    if run is None:
+        return
+    workdir = settings.AGORA_WORK_DIR / f"run-{run.pk}-attempt-{run.attempts}"
+    recorder = ProgressRecorder(run)
+    try:
+        with Heartbeat(run, settings.AGORA_RUN_HEARTBEAT_INTERVAL):
+            base_dir = materialize_version(run.base_version, workdir / "base")
+            result = fine_tune(
+                base_model_dir=base_dir,
+                train=_examples(run.dataset_version, Split.TRAIN, Example),
+                validation=_examples(run.dataset_version, Split.VALIDATION, Example),
+                config=parse_config(run.hyperparameters),
+                output_dir=workdir / "output",
+                on_progress=recorder,
+                should_stop=recorder.should_stop,
+            )
+            _succeed(run, result, workdir / "output")
+    except TrainingCancelled:
+        _finish(run, FineTuneRun.Status.CANCELLED, error="Cancelled at the user's request.")
+    except Exception as exc:  # SoftTimeLimitExceeded included: the run ends failed with the reason
+        logger.exception("run %s failed", run.pk)
+        _finish(run, FineTuneRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _lineage(run: FineTuneRun, result: FineTuneResult) -> dict[str, Any]:
+    """What the version records of how it was made (the run itself stays private to its organization)."""
+    wall = (timezone.now() - run.started_at).total_seconds() if run.started_at else None
+    optional = ("epochs_completed", "stopped_early", "trainable_parameters", "method")
+    return {
+        "run_id": run.pk,
+        "device": result.device,
+        "precision": result.precision,
+        "queue": run.queue,
+        "wall_seconds": wall,
+        "accelerator_seconds": result.train_seconds,
+        "steps": result.steps,
+        "train_examples": result.train_examples,
+        "hyperparameters": run.hyperparameters,
+        **{name: getattr(result, name) for name in optional if getattr(result, name, None) is not None},
+    }
+
+
+def _succeed(run: FineTuneRun, result: FineTuneResult, output_dir: Path) -> None:
+    """Register the version and end the run in one transaction: no partial version is ever visible."""
+    with transaction.atomic():
+        version = store_model_version(
+            model=run.output_model,
+            directory=output_dir,
+            origin=ModelVersion.Origin.RUN,
+            user=run.created_by,
+            base_version=run.base_version,
+            dataset_version=run.dataset_version,
+            metrics={"validation": result.metrics, "training": _lineage(run, result)},
+            library_versions=result.library_versions,
+        )
+        finished = _finish(
+            run,
+            FineTuneRun.Status.SUCCEEDED,
+            output_version=version,
+            metrics=result.metrics,
+            device=result.device,
+            precision=result.precision,
+            progress=1.0,
+            step=result.steps,
+            total_steps=max(result.steps, run.total_steps),
+            accelerator_seconds=result.train_seconds,
+        )
+        if not finished:
+            transaction.set_rollback(True)  # the run was ended elsewhere: keep no version of it

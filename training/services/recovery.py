@@ -1,0 +1,64 @@
+"""Runs whose worker was lost (killed, out of memory, machine gone): re-queue them or fail them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from training.models import FineTuneRun
+from training.services.runs import enqueue_on_commit, transition
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recovered:
+    run_id: int
+    status: str  # "queued" (sent again) or "failed"
+    reason: str
+
+
+def recover_stale_runs(
+    *, now: datetime | None = None, timeout: float | None = None, max_attempts: int | None = None
+) -> list[Recovered]:
+    """Re-queue, or fail once out of attempts, every running run with no heartbeat for ``timeout`` s."""
+    now = now or timezone.now()
+    timeout = settings.AGORA_RUN_HEARTBEAT_TIMEOUT if timeout is None else timeout
+    max_attempts = settings.AGORA_RUN_MAX_ATTEMPTS if max_attempts is None else max_attempts
+    cutoff = now - timedelta(seconds=timeout)
+    stale = FineTuneRun.objects.filter(status=FineTuneRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+    recovered = []
+    for run_id in stale.values_list("pk", flat=True):
+        outcome = _recover(run_id, cutoff, max_attempts)
+        if outcome:
+            logger.warning("run %s: %s", run_id, outcome.reason)
+            recovered.append(outcome)
+    return recovered
+
+
+def _recover(run_id: int, cutoff: datetime, max_attempts: int) -> Recovered | None:
+    with transaction.atomic():
+        run = FineTuneRun.objects.select_for_update().get(pk=run_id)
+        # Checked again under the lock: the worker may have beaten or finished since the query.
+        if run.status != FineTuneRun.Status.RUNNING or not run.heartbeat_at or run.heartbeat_at >= cutoff:
+            return None
+        lost = f"worker lost: no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S %Z}"
+        if run.worker:
+            lost += f" from {run.worker}"
+        attempt = f"attempt {run.attempts} of {max_attempts}"
+        if run.cancel_requested:
+            reason = f"{lost}; cancelled at the user's request"
+            transition(run, FineTuneRun.Status.CANCELLED, note=reason, error=reason)
+        elif run.attempts < max_attempts:
+            reason = f"{lost}; {attempt}, queued again"
+            transition(run, FineTuneRun.Status.QUEUED, note=reason, error=reason, worker="")
+            enqueue_on_commit(run)
+        else:
+            reason = f"{lost}; {attempt}"
+            transition(run, FineTuneRun.Status.FAILED, note=reason, error=reason)
+        return Recovered(run.pk, run.status, reason)
