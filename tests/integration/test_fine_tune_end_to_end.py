@@ -62,6 +62,8 @@ def test_a_run_submitted_through_the_api_trains_on_a_real_worker(
     # 280 training sentences, 2 epochs: MiniLM's features separate sentiment well beyond chance.
     assert body["metrics"]["accuracy"] > 0.7, body["metrics"]
     assert RunMetric.objects.filter(run_id=body["id"], name="loss").exists()
+    # One validation point per epoch, drawn on the run page while it trains.
+    assert RunMetric.objects.filter(run_id=body["id"], name="validation_accuracy").count() == 2
 
     version = api.get(f"/api/v1/model-versions/{body['output_version_id']}/").json()
     assert version["origin"] == "run"

@@ -177,7 +177,7 @@ def fine_tune(
             train_seconds += time.perf_counter() - started
             metrics, rate = _evaluate(setup, validation_split, len(labels), config.batch_size)
             history.append(metrics)
-            reporter.evaluation(step, metrics["loss"], scheduler.get_last_lr()[0], rate)
+            reporter.evaluation(step, metrics, scheduler.get_last_lr()[0], rate)
             if stopping.update(epoch + 1, metrics):
                 stopped_early = epoch + 1 < config.epochs
                 reporter.flush(step, scheduler.get_last_lr()[0])

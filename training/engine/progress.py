@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -19,6 +19,7 @@ class Progress:
     examples_per_second: float  # train: since training began; evaluate: of the evaluation
     elapsed_seconds: float
     phase: str  # "train" or "evaluate"
+    metrics: dict[str, float] = field(default_factory=dict)  # evaluate: accuracy, macro_f1, …
 
 
 class Reporter:
@@ -50,13 +51,15 @@ class Reporter:
         self.loss_sum, self.losses, self.last = 0.0, 0, now
         self._emit(step, mean_loss, learning_rate, self.examples / max(now - self.start, 1e-9), "train")
 
-    def evaluation(self, step: int, loss: float, learning_rate: float, examples_per_second: float) -> None:
-        self._emit(step, loss, learning_rate, examples_per_second, "evaluate")
+    def evaluation(self, step: int, metrics: dict[str, float], learning_rate: float, rate: float) -> None:
+        self._emit(step, metrics["loss"], learning_rate, rate, "evaluate", metrics)
 
-    def _emit(self, step: int, loss: float, lr: float, rate: float, phase: str) -> None:
+    def _emit(self, step: int, loss: float, lr: float, rate: float, phase: str, metrics=None) -> None:
         elapsed = time.perf_counter() - self.start
         epoch = step / self.steps_per_epoch
-        self.on_progress(Progress(step, self.total_steps, epoch, loss, lr, rate, elapsed, phase))
+        self.on_progress(
+            Progress(step, self.total_steps, epoch, loss, lr, rate, elapsed, phase, dict(metrics or {}))
+        )
 
 
 class EarlyStopping:
