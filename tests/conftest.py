@@ -98,3 +98,36 @@ def demo_csv_bytes(rows: int) -> bytes:
     for pair in zip(positives, negatives, strict=False):
         writer.writerows(pair)
     return out.getvalue().encode()
+
+
+@pytest.fixture
+def base_version(owner, organization, small_checkpoint):
+    """A tiny registered checkpoint (version 1 of acme/tiny) to fine-tune from."""
+    from hub.services.models import import_checkpoint
+
+    return import_checkpoint(user=owner, organization=organization, slug="tiny", directory=small_checkpoint,
+                             license="MIT")  # fmt: skip
+
+
+@pytest.fixture
+def make_dataset_version(owner, organization):
+    """Register acme/reviews from the first rows of the demo dataset, split by the server."""
+    import io
+
+    from hub.models import Visibility
+    from hub.services.datasets import SplitSpec, Upload, create_dataset
+
+    def make(rows: int = 60, visibility: str = Visibility.PRIVATE):
+        data = demo_csv_bytes(rows)
+        return create_dataset(
+            user=owner, organization=organization, slug="reviews", name="Reviews", license="CC-BY-4.0",
+            upload=Upload("reviews.csv", io.BytesIO(data), len(data)), text_field="text", label_field="label",
+            split=SplitSpec(), visibility=visibility,
+        )  # fmt: skip
+
+    return make
+
+
+@pytest.fixture
+def dataset_version(make_dataset_version):
+    return make_dataset_version()

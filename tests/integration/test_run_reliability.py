@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
@@ -10,9 +9,7 @@ import uuid
 import pytest
 
 from hub.models import ModelVersion, Role, Visibility
-from hub.services.datasets import SplitSpec, Upload, create_dataset
 from hub.services.models import import_checkpoint
-from tests.conftest import demo_csv_bytes
 from tests.factories import OrganizationFactory
 from tests.integration.conftest import wait_for
 from training import services
@@ -22,22 +19,6 @@ pytestmark = pytest.mark.integration
 TIMEOUT = 180
 # Long enough on two cores to be caught mid-run, short enough for a second attempt to finish.
 LONG = {"epochs": 50, "max_length": 32, "batch_size": 8}
-
-
-@pytest.fixture
-def tiny_base(owner, organization, small_checkpoint):
-    return import_checkpoint(user=owner, organization=organization, slug="tiny", directory=small_checkpoint,
-                             license="MIT")  # fmt: skip
-
-
-@pytest.fixture
-def reviews(owner, organization):
-    data = demo_csv_bytes(300)
-    return create_dataset(
-        user=owner, organization=organization, slug="reviews", name="Reviews", license="CC-BY-4.0",
-        upload=Upload("reviews.csv", io.BytesIO(data), len(data)), text_field="text", label_field="label",
-        split=SplitSpec(), visibility=Visibility.PUBLIC,
-    )  # fmt: skip
 
 
 def _status(run_id: int) -> FineTuneRun:
@@ -53,9 +34,14 @@ def _wait_stepping(run_id: int) -> None:
     wait_for(lambda: _status(run_id).step > 0, TIMEOUT, 0.5, lambda: vars(_status(run_id)))
 
 
-def test_cancel_mid_run_through_the_api(celery_worker, owner, api_client_for, tiny_base, reviews):
+@pytest.fixture
+def reviews(make_dataset_version):
+    return make_dataset_version(rows=300, visibility=Visibility.PUBLIC)
+
+
+def test_cancel_mid_run_through_the_api(celery_worker, owner, api_client_for, base_version, reviews):
     api = api_client_for(owner)
-    created = api.post("/api/v1/runs/", {"organization": "acme", "base_version": tiny_base.pk,
+    created = api.post("/api/v1/runs/", {"organization": "acme", "base_version": base_version.pk,
                                          "dataset_version": reviews.pk, "queue": celery_worker,
                                          "hyperparameters": LONG}, format="json")  # fmt: skip
     assert created.status_code == 201, created.json()
@@ -70,10 +56,10 @@ def test_cancel_mid_run_through_the_api(celery_worker, owner, api_client_for, ti
 
 
 @pytest.mark.parametrize("max_attempts", [2, 1])
-def test_a_killed_worker_is_recovered(start_worker, owner, organization, tiny_base, reviews, max_attempts):
+def test_a_killed_worker_is_recovered(start_worker, owner, organization, base_version, reviews, max_attempts):
     queue = f"test-{uuid.uuid4().hex[:8]}"
     first = start_worker(queue)
-    run = services.submit_run(user=owner, organization=organization, base_version=tiny_base,
+    run = services.submit_run(user=owner, organization=organization, base_version=base_version,
                               dataset_version=reviews, queue=queue,
                               hyperparameters={**LONG, "epochs": 4})  # fmt: skip
     _wait_stepping(run.pk)
@@ -120,9 +106,9 @@ def test_an_engine_failure_is_reported(celery_worker, owner, organization, small
 
 
 def test_a_run_on_another_organizations_shared_pool(start_worker, owner, organization, member_of,
-                                                    api_client_for, tiny_base, reviews):  # fmt: skip
-    tiny_base.model.visibility = Visibility.PUBLIC
-    tiny_base.model.save()
+                                                    api_client_for, base_version, reviews):  # fmt: skip
+    base_version.model.visibility = Visibility.PUBLIC
+    base_version.model.save()
     globex = OrganizationFactory(slug="globex")
     guest = member_of(globex, Role.OWNER)
     api = api_client_for(owner)
@@ -131,7 +117,7 @@ def test_a_run_on_another_organizations_shared_pool(start_worker, owner, organiz
     guest_api = api_client_for(guest)
     payload = {
         "organization": "globex",
-        "base_version": tiny_base.pk,
+        "base_version": base_version.pk,
         "dataset_version": reviews.pk,
         "pool": pool["queue"],
         "hyperparameters": {"max_length": 32, "max_train_examples": 64},

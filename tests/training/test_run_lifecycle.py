@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import timedelta
 
@@ -11,9 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from hub.models import ModelVersion, Role
-from hub.services.datasets import SplitSpec, Upload, create_dataset
 from hub.services.models import import_checkpoint
-from tests.conftest import demo_csv_bytes
 from tests.factories import OrganizationFactory
 from training import selectors, services, tasks
 from training.models import FineTuneRun
@@ -23,22 +20,6 @@ ALLOWED = {
     (S.QUEUED, S.RUNNING), (S.QUEUED, S.CANCELLED), (S.QUEUED, S.REJECTED),
     (S.RUNNING, S.SUCCEEDED), (S.RUNNING, S.FAILED), (S.RUNNING, S.CANCELLED), (S.RUNNING, S.QUEUED),
 }  # fmt: skip
-
-
-@pytest.fixture
-def base_version(owner, organization, small_checkpoint):
-    return import_checkpoint(user=owner, organization=organization, slug="tiny", directory=small_checkpoint,
-                             license="MIT")  # fmt: skip
-
-
-@pytest.fixture
-def dataset_version(owner, organization):
-    data = demo_csv_bytes(60)
-    return create_dataset(
-        user=owner, organization=organization, slug="reviews", name="Reviews", license="CC-BY-4.0",
-        upload=Upload("reviews.csv", io.BytesIO(data), len(data)), text_field="text", label_field="label",
-        split=SplitSpec(),
-    )  # fmt: skip
 
 
 @pytest.fixture

@@ -5,30 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hub.models import Role
-from hub.services.datasets import SplitSpec, Upload, create_dataset
-from hub.services.models import import_checkpoint
-from tests.conftest import demo_csv_bytes
 from training.models import FineTuneRun
 
 URL = "/api/v1/runs/"
-
-
-@pytest.fixture
-def base_version(owner, organization, small_checkpoint):
-    return import_checkpoint(user=owner, organization=organization, slug="tiny", directory=small_checkpoint,
-                             license="MIT")  # fmt: skip
-
-
-@pytest.fixture
-def dataset_version(owner, organization):
-    import io
-
-    data = demo_csv_bytes(60)
-    return create_dataset(
-        user=owner, organization=organization, slug="reviews", name="Reviews", license="CC-BY-4.0",
-        upload=Upload("reviews.csv", io.BytesIO(data), len(data)), text_field="text", label_field="label",
-        split=SplitSpec(),
-    )  # fmt: skip
 
 
 def run_payload(base_version, dataset_version, **hyperparameters):
