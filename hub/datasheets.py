@@ -9,7 +9,7 @@ least MIN_PROSE_CHARS characters.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,13 +119,19 @@ def dataset_completeness(dataset) -> Completeness:
     return completeness(dataset.datasheet or {}, dataset.license, declared)
 
 
-def clean_sections(sections: Mapping[str, Any]) -> dict[str, str]:
-    """Validate a datasheet: known section keys only, text of at most MAX_SECTION_CHARS characters."""
+def clean_sections(
+    sections: Mapping[str, Any], keys: Sequence[str] = SECTION_KEYS, card: str = "datasheet"
+) -> dict[str, str]:
+    """Validate a card's prose: known section keys only, text of at most MAX_SECTION_CHARS characters.
+
+    Raises a ValidationError naming each offending key; empty texts are dropped. Model cards use it
+    with their own keys.
+    """
     errors = {}
     cleaned = {}
     for key, text in sections.items():
-        if key not in SECTION_KEYS:
-            errors[key] = f"unknown datasheet section; the sections are: {', '.join(SECTION_KEYS)}"
+        if key not in keys:
+            errors[str(key)] = f"unknown {card} section; the sections are: {', '.join(keys)}"
         elif text is not None and not isinstance(text, str):
             errors[key] = "must be text"
         elif text and len(text) > MAX_SECTION_CHARS:
@@ -134,4 +140,4 @@ def clean_sections(sections: Mapping[str, Any]) -> dict[str, str]:
             cleaned[key] = text.strip()
     if errors:
         raise ValidationError(errors)
-    return {key: cleaned[key] for key in SECTION_KEYS if key in cleaned}
+    return {key: cleaned[key] for key in keys if key in cleaned}

@@ -269,6 +269,12 @@ AGORA_RUN_QUEUES = env_list("AGORA_RUN_QUEUES", "cpu,gpu")
 AGORA_RUN_HEARTBEAT_TIMEOUT = env_int("AGORA_RUN_HEARTBEAT_TIMEOUT", 600)
 AGORA_RUN_HEARTBEAT_INTERVAL = env_int("AGORA_RUN_HEARTBEAT_INTERVAL", 30)
 AGORA_RUN_MAX_ATTEMPTS = env_int("AGORA_RUN_MAX_ATTEMPTS", 2)
+# Evaluations requested from the site or API go to this queue (a run's own report to the run's queue).
+AGORA_EVALUATION_QUEUE = os.environ.get("AGORA_EVALUATION_QUEUE", AGORA_RUN_QUEUES[0])
+# Training records (and as many held-out ones) scored for the membership-inference attack.
+AGORA_MEMBERSHIP_SAMPLE = env_int("AGORA_MEMBERSHIP_SAMPLE", 1000)
+# An evaluation still running after this long lost its worker: recovery marks it failed.
+AGORA_EVALUATION_TIMEOUT = env_int("AGORA_EVALUATION_TIMEOUT", 2 * 3600)
 
 # Security: strict unless DEBUG. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_NAME.
 SESSION_COOKIE_SECURE = not DEBUG

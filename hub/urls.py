@@ -11,8 +11,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("hub.api.urls")),
     path("api/v1/", include("training.api.urls")),
+    path("api/v1/", include("governance.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("hub.web_urls")),
     path("", include("training.urls")),
+    path("", include("governance.urls")),
 ]

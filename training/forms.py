@@ -60,6 +60,21 @@ class RunForm(forms.Form):
         return [self[spec.name] for spec in HYPERPARAMETERS]
 
 
+class EvaluationForm(forms.Form):
+    model_version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), label="Model version")
+    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), label="Dataset version")
+    split = forms.ChoiceField(
+        choices=[("test", "Test"), ("validation", "Validation"), ("train", "Train")],
+        initial="test",
+        help_text="Score on held-out data (test) unless you mean to measure something else.",
+    )
+
+    def __init__(self, *args, model_versions, dataset_versions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].queryset = model_versions
+        self.fields["dataset_version"].queryset = dataset_versions
+
+
 class PoolForm(forms.Form):
     slug = forms.SlugField(max_length=50, help_text="Its queue becomes pool-<organization>-<slug>.")
     name = forms.CharField(max_length=200, required=False)

@@ -10,6 +10,11 @@ def run_fine_tune(self, run_id: int) -> None:
     services.execute_run(run_id, worker=self.request.hostname or "")
 
 
+@shared_task(name="training.evaluate_version", acks_late=True, ignore_result=True)
+def evaluate_version(report_id: int) -> None:
+    services.execute_evaluation(report_id)
+
+
 @shared_task(name="training.recover_stale_runs", ignore_result=True)
 def recover_stale_runs() -> int:
     """Sent every minute by celery beat (settings.CELERY_BEAT_SCHEDULE)."""

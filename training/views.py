@@ -14,7 +14,7 @@ from hub.forms import add_service_errors
 from hub.models import Organization
 from hub.permissions import can_administer, can_view_organization
 from training import selectors, services
-from training.forms import PoolForm, PoolShareForm, RunForm
+from training.forms import EvaluationForm, PoolForm, PoolShareForm, RunForm
 from training.models import ComputePool
 
 
@@ -70,6 +70,37 @@ def run_create(request):
             messages.success(request, f"Run {run.pk} queued on {run.queue}.")
             return redirect(run)
     return render(request, "training/run_form.html", {"form": form})
+
+
+@login_required
+def evaluation_create(request):
+    user = request.user
+    form = EvaluationForm(
+        request.POST or None,
+        initial={
+            key: request.GET[key]
+            for key in ("model_version", "dataset_version", "split")
+            if key in request.GET
+        },
+        # Only classifiers can be scored; checkpoints without a head are fine-tuned first.
+        model_versions=hub_selectors.model_versions_visible_to(user).exclude(labels=[]),
+        dataset_versions=hub_selectors.dataset_versions_visible_to(user),
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            report = services.request_evaluation(
+                user=user,
+                version=data["model_version"],
+                dataset_version=data["dataset_version"],
+                split=data["split"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Evaluation of {report.model_version} queued on {report.queue}.")
+            return redirect(report)
+    return render(request, "training/evaluation_form.html", {"form": form})
 
 
 @login_required

@@ -145,3 +145,13 @@ class PoolCreateSerializer(PoolShareSerializer):
     )
     slug = serializers.SlugField(max_length=50)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class EvaluationCreateSerializer(serializers.Serializer):
+    model_version = serializers.PrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.all(), help_text="Model version to evaluate (a classifier)."
+    )
+    dataset_version = serializers.PrimaryKeyRelatedField(
+        queryset=DatasetVersion.objects.all(), help_text="Dataset version whose split is scored."
+    )
+    split = serializers.ChoiceField(choices=["test", "validation", "train"], default="test")

@@ -5,4 +5,5 @@ from training.api import views
 router = SimpleRouter()
 router.register("runs", views.RunViewSet, basename="run")
 router.register("pools", views.PoolViewSet, basename="pool")
+router.register("evaluations", views.EvaluationViewSet, basename="evaluation")
 urlpatterns = router.urls

@@ -8,6 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from governance.api.serializers import EvaluationReportSerializer
+from governance.selectors import reports_visible_to
 from hub.api.permissions import TokenScope, require_token_organization
 from training import selectors, services
 from training.api import serializers
@@ -102,3 +104,36 @@ class PoolViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             shared_with=data.get("shared_with", []),
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=pool.pk)).data)
+
+
+class EvaluationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Evaluation reports you can read. POST scores a model version on a dataset split, on a worker."""
+
+    permission_classes = [IsAuthenticated, TokenScope]
+    serializer_class = EvaluationReportSerializer
+    filterset_fields = {
+        "model_version": ["exact"],
+        "dataset_version": ["exact"],
+        "split": ["exact"],
+        "status": ["exact"],
+        "trigger": ["exact"],
+    }
+    ordering_fields = ["created_at", "accuracy", "objective"]
+
+    def get_queryset(self):
+        return reports_visible_to(self.request.user).order_by("-created_at", "-pk")
+
+    @extend_schema(
+        request=serializers.EvaluationCreateSerializer, responses={201: EvaluationReportSerializer}
+    )
+    def create(self, request, *args, **kwargs):
+        incoming = serializers.EvaluationCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        report = services.request_evaluation(
+            user=request.user,
+            version=data["model_version"],
+            dataset_version=data["dataset_version"],
+            split=data["split"],
+        )
+        return Response(self.get_serializer(report).data, status=status.HTTP_201_CREATED)

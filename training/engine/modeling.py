@@ -158,6 +158,42 @@ def logits_for(
     return out
 
 
+class TextClassifier:
+    """A fine-tuned classifier loaded once, for scoring many texts (evaluation, membership samples)."""
+
+    def __init__(
+        self, model_dir: Path, max_length: int = 128, batch_size: int = 64, device: str | None = None
+    ):
+        self.device = resolve_device(device)
+        self.max_length, self.batch_size = max_length, batch_size
+        self.tokenizer = load_tokenizer(Path(model_dir))
+        self.model = load_classifier(Path(model_dir)).to(self.device)
+        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        self.pad_token_id = ensure_pad_token(self.tokenizer, self.model)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities of shape (n, k), columns in ``self.labels`` order."""
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        ids = tokenize(self.tokenizer, texts, self.max_length)
+        # fp32 on purpose: these probabilities feed calibration and fairness scores.
+        logits = logits_for(
+            self.model,
+            ids,
+            self.batch_size,
+            self.pad_token_id,
+            self.tokenizer.padding_side,
+            self.device,
+            "fp32",
+        )
+        return torch.softmax(logits.double(), dim=-1).numpy()
+
+    def close(self) -> None:
+        del self.model
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()  # the worker process lives on after this job
+
+
 def predict_proba(
     model_dir: Path,
     texts: Sequence[str],
@@ -166,13 +202,8 @@ def predict_proba(
     device: str | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """Return (label names in column order, probabilities of shape (n, k)) for a fine-tuned classifier dir."""
-    target = resolve_device(device)
-    tokenizer = load_tokenizer(Path(model_dir))
-    model = load_classifier(Path(model_dir)).to(target)
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    pad_token_id = ensure_pad_token(tokenizer, model)
-    ids = tokenize(tokenizer, texts, max_length)
-    # fp32 on purpose: these probabilities feed calibration and fairness scores.
-    logits = logits_for(model, ids, batch_size, pad_token_id, tokenizer.padding_side, target, "fp32")
-    probabilities = torch.softmax(logits.double(), dim=-1).numpy()
-    return labels, probabilities
+    classifier = TextClassifier(model_dir, max_length, batch_size, device)
+    try:
+        return classifier.labels, classifier.predict_proba(texts)
+    finally:
+        classifier.close()

@@ -19,6 +19,7 @@ from hub.services.datasets import read_split
 from hub.services.models import materialize_version, store_model_version
 from training.engine.config import parse_config
 from training.models import FineTuneRun, RunMetric
+from training.services.evaluation import evaluate_after_run
 from training.services.runs import transition
 
 if TYPE_CHECKING:
@@ -222,3 +223,5 @@ def _succeed(run: FineTuneRun, result: FineTuneResult, output_dir: Path) -> None
         )
         if not finished:
             transaction.set_rollback(True)  # the run was ended elsewhere: keep no version of it
+            return
+        evaluate_after_run(run, version)

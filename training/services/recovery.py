@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from governance.services.evaluations import fail_stale_reports
 from training.models import FineTuneRun
 from training.services.runs import enqueue_on_commit, transition
 
@@ -32,6 +33,9 @@ def recover_stale_runs(
     max_attempts = settings.AGORA_RUN_MAX_ATTEMPTS if max_attempts is None else max_attempts
     cutoff = now - timedelta(seconds=timeout)
     stale = FineTuneRun.objects.filter(status=FineTuneRun.Status.RUNNING, heartbeat_at__lt=cutoff)
+    lost_reports = fail_stale_reports(now - timedelta(seconds=settings.AGORA_EVALUATION_TIMEOUT))
+    if lost_reports:
+        logger.warning("%s evaluation reports failed: their worker was lost", lost_reports)
     recovered = []
     for run_id in stale.values_list("pk", flat=True):
         outcome = _recover(run_id, cutoff, max_attempts)
