@@ -24,6 +24,7 @@ migrate: install
 
 demo: migrate
 	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py load_demo_policy
 
 up: demo
 	HOST=$(HOST) PORT=$(PORT) bin/serve-local

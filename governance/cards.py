@@ -38,7 +38,7 @@ from hub.datasheets import (
 from hub.datasheets import clean_sections as clean_card_sections
 from hub.licenses import normalize_license
 from hub.models import Dataset, DatasetVersion, ModelVersion, Split
-from hub.permissions import Viewer, visible_q
+from hub.permissions import Viewer, artifact_visible_q
 
 # Sections -----------------------------------------------------------------------------------------
 
@@ -754,7 +754,7 @@ def card_of(version: ModelVersion, viewer: Viewer, *, base_url: str = "") -> Car
     """The version's card as the viewer may read it: evaluations on dataset versions the viewer
     cannot see are left out of the content (completeness still counts them)."""
     reports = _succeeded_reports(version)
-    visible_datasets = Dataset.objects.filter(visible_q(viewer))
+    visible_datasets = Dataset.objects.filter(artifact_visible_q(viewer, Dataset))
     readable = set(
         DatasetVersion.objects.filter(
             pk__in={report.dataset_version_id for report in reports}, dataset__in=visible_datasets

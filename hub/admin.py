@@ -82,6 +82,9 @@ class ModelFileInline(admin.TabularInline):
     readonly_fields = ["path", "blob"]
     can_delete = False
 
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # a version's files are fixed when it is stored
+
 
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(admin.ModelAdmin):
@@ -106,10 +109,16 @@ class ModelVersionAdmin(admin.ModelAdmin):
     search_fields = ["model__slug", "model__organization__slug"]
     list_select_related = ["model__organization"]
     inlines = [ModelFileInline]
+    # Status changes go through publication and review (governance), never through this form.
     readonly_fields = [
-        "model", "number", "origin", "base_version", "dataset_version", "architecture", "labels",
+        "model", "number", "origin", "status", "base_version", "dataset_version", "architecture", "labels",
         "num_parameters", "tensor_summary", "metrics", "library_versions", "created_by", "created_at",
+        "published_at", "published_by", "deprecated_at", "deprecation_reason",
     ]  # fmt: skip
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Published and deprecated versions are never deleted.
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_frozen)
 
     @admin.display(description="validation accuracy")
     def validation_accuracy(self, obj: ModelVersion):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -265,6 +266,16 @@ class ModelVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deprecated_at = models.DateTimeField(null=True, blank=True)
+    deprecation_reason = models.TextField(blank=True)
+
+    # Once published, a version only moves to deprecated (with its date and reason); nothing else changes.
+    FROZEN_STATUSES = (Status.PUBLISHED, Status.DEPRECATED)
+    CHANGEABLE_WHEN_FROZEN = ("status", "deprecated_at", "deprecation_reason")
 
     class Meta:
         ordering = ["model", "-number"]
@@ -273,11 +284,43 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.model.full_name}@v{self.number}"
 
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            stored = ModelVersion.objects.filter(pk=self.pk).first()
+            if stored is not None and stored.is_frozen:
+                self._refuse_changes_to_frozen(stored)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse(
             "hub:model-version",
             kwargs={"org": self.model.organization.slug, "slug": self.model.slug, "number": self.number},
         )
+
+    def delete(self, *args, **kwargs):
+        if ModelVersion.objects.filter(pk=self.pk, status__in=self.FROZEN_STATUSES).exists():
+            raise ValidationError(f"{self} is {self.status}: published versions are never deleted")
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.status in self.FROZEN_STATUSES
+
+    def _refuse_changes_to_frozen(self, stored: ModelVersion) -> None:
+        changed = [
+            field.name
+            for field in self._meta.concrete_fields
+            if field.name not in self.CHANGEABLE_WHEN_FROZEN
+            and getattr(self, field.attname) != getattr(stored, field.attname)
+        ]
+        if stored.status == self.Status.DEPRECATED and self.status != stored.status:
+            changed.append("status")
+        if self.status not in self.FROZEN_STATUSES:
+            changed.append("status")
+        if changed:
+            raise ValidationError(
+                {name: f"{stored} is {stored.status}: its {name} cannot change" for name in changed}
+            )
 
 
 class ModelFile(models.Model):
@@ -291,3 +334,35 @@ class ModelFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}:{self.path}"
+
+    def save(self, *args, **kwargs):
+        self._refuse_if_frozen()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_if_frozen()
+        return super().delete(*args, **kwargs)
+
+    def _refuse_if_frozen(self) -> None:
+        if ModelVersion.objects.filter(pk=self.version_id, status__in=ModelVersion.FROZEN_STATUSES).exists():
+            raise ValidationError({"files": f"{self.version} is published: its files cannot change"})
+
+
+class ModelAlias(models.Model):
+    """A name such as ``production`` pointing at one published version; moved by organization admins."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="aliases")
+    name = models.SlugField(max_length=50)
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="aliases")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model", "name"]
+        verbose_name_plural = "model aliases"
+        constraints = [models.UniqueConstraint(fields=["model", "name"], name="unique_model_alias")]
+
+    def __str__(self) -> str:
+        return f"{self.model.full_name}:{self.name} → v{self.version.number}"

@@ -7,13 +7,22 @@ then counts only that organization's membership, for reads as for writes.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Q, QuerySet
+from collections.abc import Callable
 
-from hub.models import WRITER_ROLES, Membership, Organization, Role, Visibility
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Model, Q, QuerySet
+
+from hub.models import WRITER_ROLES, Dataset, Membership, Organization, RegisteredModel, Role, Visibility
 
 Viewer = User | AnonymousUser
 ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
+
+# Rules other apps register (the hub never imports them): access granted between organizations widens what
+# a user sees, and an artifact's usage policy may refuse its use (its downloads) to whoever sees it.
+VisibilityRule = Callable[[Viewer, type[Model]], Q | None]
+UseRule = Callable[[Viewer, Dataset | RegisteredModel], str | None]
+_visibility_rules: list[VisibilityRule] = []
+_use_rules: list[UseRule] = []
 
 
 def token_organization_id(user: Viewer) -> int | None:
@@ -48,6 +57,39 @@ def visible_q(user: Viewer, organization_field: str = "organization") -> Q:
         return Q()
     member_of = memberships_of(user).values("organization_id")
     return public | Q(visibility=Visibility.INTERNAL) | Q(**{f"{organization_field}__in": member_of})
+
+
+def register_visibility_rule(rule: VisibilityRule) -> None:
+    """Add ``rule(user, model_class) -> Q | None``: a filter of more datasets or models the user may see."""
+    if rule not in _visibility_rules:
+        _visibility_rules.append(rule)
+
+
+def register_use_rule(rule: UseRule) -> None:
+    """Add ``rule(user, artifact) -> str | None``: why the user may not use an artifact it sees, or None."""
+    if rule not in _use_rules:
+        _use_rules.append(rule)
+
+
+def artifact_visible_q(user: Viewer, model_class: type[Dataset] | type[RegisteredModel]) -> Q:
+    """A filter for the datasets or models the user may see: ``visible_q`` widened by the registered rules."""
+    visible = visible_q(user)
+    if not user.is_authenticated or acts_as_superuser(user):
+        return visible  # never OR into Q(): an empty Q OR-ed with a rule would narrow a superuser's view
+    for rule in _visibility_rules:
+        widened = rule(user, model_class)
+        if widened is not None:
+            visible |= widened
+    return visible
+
+
+def use_refusal(user: Viewer, artifact: Dataset | RegisteredModel) -> str | None:
+    """Why none of the user's organizations may use (download) an artifact it can see; None when one may."""
+    for rule in _use_rules:
+        refusal = rule(user, artifact)
+        if refusal:
+            return refusal
+    return None
 
 
 def can_view_organization(user: Viewer, organization: Organization) -> bool:

@@ -15,7 +15,7 @@ from hub.models import (
     Organization,
     RegisteredModel,
 )
-from hub.permissions import Viewer, acts_as_superuser, memberships_of, visible_q
+from hub.permissions import Viewer, acts_as_superuser, artifact_visible_q, memberships_of
 
 
 def organizations_of(user: Viewer) -> QuerySet[Organization]:
@@ -38,7 +38,7 @@ def members_of(organization: Organization) -> QuerySet[Membership]:
 
 def datasets_visible_to(user: Viewer) -> QuerySet[Dataset]:
     return (
-        Dataset.objects.filter(visible_q(user))
+        Dataset.objects.filter(artifact_visible_q(user, Dataset))
         .select_related("organization")
         .annotate(version_count=Count("versions"), latest_version=Max("versions__number"))
     )
@@ -46,7 +46,7 @@ def datasets_visible_to(user: Viewer) -> QuerySet[Dataset]:
 
 def models_visible_to(user: Viewer) -> QuerySet[RegisteredModel]:
     return (
-        RegisteredModel.objects.filter(visible_q(user))
+        RegisteredModel.objects.filter(artifact_visible_q(user, RegisteredModel))
         .select_related("organization")
         .annotate(version_count=Count("versions"), latest_version=Max("versions__number"))
     )
@@ -54,7 +54,7 @@ def models_visible_to(user: Viewer) -> QuerySet[RegisteredModel]:
 
 def dataset_versions_visible_to(user: Viewer) -> QuerySet[DatasetVersion]:
     return (
-        DatasetVersion.objects.filter(dataset__in=Dataset.objects.filter(visible_q(user)))
+        DatasetVersion.objects.filter(dataset__in=Dataset.objects.filter(artifact_visible_q(user, Dataset)))
         .select_related("dataset__organization")
         .prefetch_related("files__blob")
     )
@@ -62,7 +62,9 @@ def dataset_versions_visible_to(user: Viewer) -> QuerySet[DatasetVersion]:
 
 def model_versions_visible_to(user: Viewer) -> QuerySet[ModelVersion]:
     return (
-        ModelVersion.objects.filter(model__in=RegisteredModel.objects.filter(visible_q(user)))
+        ModelVersion.objects.filter(
+            model__in=RegisteredModel.objects.filter(artifact_visible_q(user, RegisteredModel))
+        )
         .select_related(
             "model__organization", "base_version__model__organization", "dataset_version__dataset"
         )

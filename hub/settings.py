@@ -37,6 +37,14 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
 DEBUG = env_bool("DEBUG")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -75,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "hub.middleware.AuditOriginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -276,6 +285,12 @@ AGORA_MEMBERSHIP_SAMPLE = env_int("AGORA_MEMBERSHIP_SAMPLE", 1000)
 # An evaluation still running after this long lost its worker: recovery marks it failed.
 AGORA_EVALUATION_TIMEOUT = env_int("AGORA_EVALUATION_TIMEOUT", 2 * 3600)
 
+# Publication: the card completeness a version needs, and whether a model without a policy needs a
+# reviewer (the conservative default). A review is due within this many days (the N factor of the scores).
+AGORA_MIN_CARD_COMPLETENESS = env_float("AGORA_MIN_CARD_COMPLETENESS", 0.8)
+AGORA_REVIEW_WITHOUT_POLICY = env_bool("AGORA_REVIEW_WITHOUT_POLICY", True)
+AGORA_REVIEW_DEADLINE_DAYS = env_int("AGORA_REVIEW_DEADLINE_DAYS", 7)
+
 # Security: strict unless DEBUG. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_NAME.
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
@@ -288,6 +303,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if os.environ.get("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER_NAME"], "https")
+# The audit log records the client's address: REMOTE_ADDR, or behind a trusted proxy that sets it,
+# the first address of X-Forwarded-For (never trust it when clients reach the site directly).
+AGORA_TRUST_X_FORWARDED_FOR = env_bool("AGORA_TRUST_X_FORWARDED_FOR", False)
 
 LOGGING = {
     "version": 1,

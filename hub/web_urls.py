@@ -24,6 +24,7 @@ urlpatterns = [
         name="dataset-version-create",
     ),
     path("o/<slug:org>/models/<slug:slug>/", models.model_detail, name="model"),
+    path("o/<slug:org>/models/<slug:slug>/aliases/", models.alias_move, name="alias-move"),
     path("o/<slug:org>/models/<slug:slug>/v<int:number>/", models.model_version_detail, name="model-version"),
     path(
         "o/<slug:org>/models/<slug:slug>/versions/new/",

@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 
+from governance.policy_engine import declarable_uses
 from hub.forms import preselect_single
 from hub.models import DatasetVersion, ModelVersion, Organization
 from training.engine.config import HYPERPARAMETERS, Hyperparameter
@@ -36,6 +37,16 @@ class RunForm(forms.Form):
     priority = forms.IntegerField(
         min_value=0, max_value=9, initial=5, required=False, help_text="0 lowest, 9 highest."
     )
+    intended_use = forms.MultipleChoiceField(
+        choices=(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What the new model is for; the inputs' policies may prohibit some uses.",
+    )
+    license = forms.CharField(
+        required=False,
+        help_text="Licence of a new output model, an SPDX id (default: the base model's licence).",
+    )
 
     def __init__(self, *args, organizations, base_versions, dataset_versions, pools=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,6 +55,7 @@ class RunForm(forms.Form):
         self.fields["base_version"].queryset = base_versions
         self.fields["dataset_version"].queryset = dataset_versions
         self.fields["queue"].choices = [(q, q) for q in settings.AGORA_RUN_QUEUES]
+        self.fields["intended_use"].choices = declarable_uses()
         if pools is not None:
             self.fields["pool"].queryset = pools
         for spec in HYPERPARAMETERS:

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.urls import reverse
 
+from governance.models import PolicyCheck
 from hub.models import DatasetVersion, ModelVersion, Organization, RegisteredModel
 
 
@@ -68,11 +69,20 @@ class FineTuneRun(models.Model):
     dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="runs")
     output_model = models.ForeignKey(
         RegisteredModel,
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="runs",
-        help_text="The model whose next version the run produces.",
+        help_text="The model whose next version the run produces (none for a run the policy check rejected).",
     )
     hyperparameters = models.JSONField(default=dict)
+    intended_use = models.JSONField(default=list, blank=True, help_text="Use tags the run declares.")
+    license = models.CharField(
+        max_length=100, blank=True, help_text="Licence proposed for the new model (default: the base's)."
+    )
+    policy_check = models.ForeignKey(
+        PolicyCheck, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     queue = models.CharField(max_length=120, default="cpu")
     pool = models.ForeignKey(
         ComputePool, null=True, blank=True, on_delete=models.PROTECT, related_name="runs",

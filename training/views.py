@@ -63,11 +63,16 @@ def run_create(request):
                 pool=data.get("pool"),
                 priority=data["priority"] if data.get("priority") is not None else 5,
                 output_model_slug=data["output_model"],
+                intended_use=data["intended_use"],
+                license=data["license"],
             )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"Run {run.pk} queued on {run.queue}.")
+            if run.status == run.Status.REJECTED:
+                messages.error(request, f"Run {run.pk} was rejected by the policy check: {run.error}")
+            else:
+                messages.success(request, f"Run {run.pk} queued on {run.queue}.")
             return redirect(run)
     return render(request, "training/run_form.html", {"form": form})
 

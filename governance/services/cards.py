@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 
 from governance import cards
 from governance.models import ModelCard
+from hub import audit
 from hub.models import ModelVersion
 from hub.permissions import Viewer, can_write
 
@@ -21,8 +23,23 @@ def update_model_card(user: Viewer, version: ModelVersion, sections: Mapping[str
     """
     if not can_write(user, version.model.organization):
         raise PermissionDenied(f"You may not edit the model card of {version}.")
+    if version.is_frozen or version.status == ModelVersion.Status.IN_REVIEW:
+        # The card is part of what was reviewed and published.
+        raise ValidationError(
+            {"sections": f"{version} is {version.get_status_display().lower()}: its card is fixed"}
+        )
     cleaned = cards.clean_sections(sections)
-    card, _ = ModelCard.objects.update_or_create(
-        model_version=version, defaults={"sections": cleaned, "updated_by": user}
-    )
+    with transaction.atomic():
+        stored = ModelCard.objects.select_for_update().filter(model_version=version).first()
+        old = stored.sections if stored else {}
+        card, _ = ModelCard.objects.update_or_create(
+            model_version=version, defaults={"sections": cleaned, "updated_by": user}
+        )
+        # The log keeps which sections changed and their lengths, not the prose itself.
+        changed = sorted(key for key in old.keys() | cleaned.keys() if old.get(key) != cleaned.get(key))
+        audit.record(
+            "card.update", actor=user, organization=version.model.organization, target=card,
+            before={"sections": {key: len(old[key]) for key in changed if key in old}},
+            after={"sections": {key: len(cleaned[key]) for key in changed if key in cleaned}},
+        )  # fmt: skip
     return card

@@ -22,6 +22,7 @@ from governance.metrics.membership import loss_threshold_attack
 from governance.metrics.objective import Weights, leakage_risk, objective
 from governance.metrics.pii import scan_records
 from governance.models import EvaluationReport, JobStatus, PIIScan
+from governance.selectors import objective_weights_for
 from hub.models import DatasetVersion, ModelVersion, Split
 from hub.services.datasets import read_split
 
@@ -108,7 +109,7 @@ def fail_stale_reports(cutoff) -> int:
 
 def objective_weights(version: ModelVersion) -> tuple[Weights, str]:
     """The weights α, β, γ that apply to a version, and where they come from."""
-    return Weights(), "default"
+    return objective_weights_for(version)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 filtered by what the viewer may see."""
 
 from django import template
+from django.conf import settings
 
 from governance import cards
 from governance.selectors import reports_visible_to
@@ -21,3 +22,55 @@ def evaluations_of(version: ModelVersion, user, limit: int = 20) -> list:
 def card_completeness(version: ModelVersion) -> Completeness:
     """``{% card_completeness version as card %}``, then ``{{ card.percent }}``."""
     return cards.completeness_of(version)
+
+
+@register.inclusion_tag("governance/_publication.html", takes_context=True)
+def publication_panel(context, version: ModelVersion) -> dict:
+    """The version page's publication panel: status, requests with their checks, and the forms."""
+    from governance.models import PublicationRequest
+    from governance.policy_engine import declarable_uses
+    from hub.permissions import can_administer, can_write
+
+    user = context["request"].user
+    organization = version.model.organization
+    return {
+        "request": context["request"],
+        "version": version,
+        "publications": PublicationRequest.objects.filter(model_version=version).select_related(
+            "policy_check", "requested_by", "reviewer"
+        )[:10],
+        "can_request": can_write(user, organization)
+        and version.status in (ModelVersion.Status.DRAFT, ModelVersion.Status.REJECTED),
+        "can_deprecate": can_administer(user, organization)
+        and version.status == ModelVersion.Status.PUBLISHED,
+        "use_choices": declarable_uses(),
+        "min_percent": round(100 * settings.AGORA_MIN_CARD_COMPLETENESS),
+        "completeness": cards.completeness_of(version),
+    }
+
+
+@register.simple_tag
+def artifact_policy(artifact, user) -> dict:
+    """``{% artifact_policy dataset request.user as governing %}``: the policy governing a dataset or a
+    model, its version in force, and for the organization's owners and admins the policies they may
+    attach."""
+    from governance.models import Policy
+    from governance.selectors import attached_policy
+    from hub.permissions import can_administer
+
+    policy = attached_policy(artifact)
+    may_attach = can_administer(user, artifact.organization)
+    return {
+        "policy": policy,
+        "version": policy.latest_version if policy is not None else None,
+        "can_attach": may_attach,
+        "choices": list(Policy.objects.filter(organization=artifact.organization)) if may_attach else [],
+    }
+
+
+@register.filter
+def use_title(tag: str) -> str:
+    """``{{ tag|use_title }}``: what a use tag means, in words (the tag itself when unknown)."""
+    from governance.policy_engine import USE_TAGS
+
+    return USE_TAGS.get(tag, tag)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.http.multipartparser import MultiPartParserError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, status, viewsets
@@ -13,7 +14,7 @@ from rest_framework.response import Response
 from hub import selectors
 from hub.api import serializers
 from hub.api.permissions import TokenScope, require_token_organization
-from hub.services.models import add_uploaded_version, checkpoint_upload, create_model_from_upload
+from hub.services.models import add_uploaded_version, checkpoint_upload, create_model_from_upload, move_alias
 from hub.upload_handlers import RelativePathMultiPartParser
 
 ARTIFACT_FIELDS = ("organization", "slug", "name", "description", "license", "visibility", "task")
@@ -88,6 +89,34 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelView
             user=request.user, model=model, upload=checkpoint_upload(incoming.validated_data)
         )
         return self._version_response(version)
+
+    @extend_schema(
+        methods=["GET"], request=None, responses={200: serializers.ModelAliasSerializer(many=True)}
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=serializers.ModelAliasMoveSerializer,
+        responses={200: serializers.ModelAliasSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[parsers.JSONParser, parsers.FormParser, parsers.MultiPartParser],
+    )
+    def aliases(self, request, pk=None):
+        """The model's aliases (e.g. production). POST moves one to a published version (org admins)."""
+        model = self.get_object()
+        if request.method == "GET":
+            return Response(serializers.ModelAliasSerializer(model.aliases.all(), many=True).data)
+        require_token_organization(request, model.organization)
+        incoming = serializers.ModelAliasMoveSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        version = model.versions.filter(number=data["version"]).first()
+        if version is None:
+            raise ValidationError({"version": f"{model.full_name} has no version {data['version']}"})
+        alias = move_alias(user=request.user, model=model, name=data["name"], version=version)
+        return Response(serializers.ModelAliasSerializer(alias).data)
 
     def _version_response(self, version):
         version = selectors.model_versions_visible_to(self.request.user).get(pk=version.pk)

@@ -8,6 +8,7 @@ from hub.models import (
     Dataset,
     DatasetFile,
     DatasetVersion,
+    ModelAlias,
     ModelFile,
     ModelVersion,
     Organization,
@@ -151,8 +152,11 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         fields = [
             "id", "model", "number", "origin", "status", "base_version", "base_version_id",
             "dataset_version", "dataset_version_id", "architecture", "labels", "num_parameters",
-            "tensor_summary", "metrics", "library_versions", "files", "created_at",
+            "tensor_summary", "metrics", "library_versions", "files", "created_at", "published_at",
+            "deprecated_at", "deprecation_reason", "aliases",
         ]  # fmt: skip
+
+    aliases = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
 
 
 class ModelVersionSummarySerializer(serializers.ModelSerializer):
@@ -209,3 +213,19 @@ class RegisteredModelCreateSerializer(ModelUploadSerializer):
     license = serializers.CharField(max_length=100, help_text="SPDX id, or LicenseRef-<name>.")
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
     task = serializers.CharField(max_length=64, default="text-classification")
+
+
+class ModelAliasSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    version_id = serializers.IntegerField(read_only=True)
+    updated_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = ModelAlias
+        fields = ["name", "version", "version_id", "updated_by", "updated_at"]
+        read_only_fields = fields
+
+
+class ModelAliasMoveSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=50, help_text="Alias name, e.g. production.")
+    version = serializers.IntegerField(min_value=1, help_text="Number of a published version of this model.")

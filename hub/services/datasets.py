@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from hub import datasheets, tabular
+from hub import audit, datasheets, tabular
 from hub.licenses import normalize_license
 from hub.models import (
     Blob,
@@ -144,6 +144,10 @@ def create_dataset(
                 dataset = Dataset.objects.create(
                     organization=organization, slug=slug, name=name, description=description,
                     visibility=visibility, license=license, created_by=user,
+                )  # fmt: skip
+                audit.record(
+                    "dataset.create", actor=user, organization=organization, target=dataset,
+                    after={"name": name, "license": license, "visibility": visibility},
                 )  # fmt: skip
                 return _store_version(dataset, user, prepared)
         except IntegrityError:
@@ -312,6 +316,10 @@ def _store_version(dataset: Dataset, user: User, prepared: _PreparedVersion) -> 
             version=version, split=prepared_file.split, path=prepared_file.path, format=prepared_file.format,
             blob=blobs.store_fileobj(prepared_file.file), rows=prepared_file.rows,
         )  # fmt: skip
+    audit.record(
+        "dataset_version.create", actor=user, organization=dataset.organization, target=version,
+        after={"number": number, "row_counts": version.row_counts, "labels": len(version.labels)},
+    )  # fmt: skip
     transaction.on_commit(partial(_queue_statistics, version.pk), robust=True)
     return version
 
@@ -346,6 +354,15 @@ def update_datasheet(user: User, dataset: Dataset, sections: Mapping[str, Any]) 
     """Replace the dataset's datasheet with the given sections (section key → text)."""
     if not can_write(user, dataset.organization):
         raise PermissionDenied(f"You may not edit the datasheet of {dataset.full_name}.")
-    dataset.datasheet = datasheets.clean_sections(sections)
-    dataset.save(update_fields=["datasheet", "updated_at"])
+    old, new = dataset.datasheet or {}, datasheets.clean_sections(sections)
+    # The log keeps which sections changed and their lengths, not the prose itself.
+    changed = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+    with transaction.atomic():
+        dataset.datasheet = new
+        dataset.save(update_fields=["datasheet", "updated_at"])
+        audit.record(
+            "datasheet.update", actor=user, organization=dataset.organization, target=dataset,
+            before={"sections": {key: len(old[key]) for key in changed if key in old}},
+            after={"sections": {key: len(new[key]) for key in changed if key in new}},
+        )  # fmt: skip
     return dataset

@@ -15,11 +15,21 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils.text import slugify
 
+from hub import audit
 from hub.archives import extract_archive
 from hub.checkpoint_files import CheckpointInfo, checkpoint_root, inspect_checkpoint, stage_uploaded_files
-from hub.models import DatasetVersion, ModelFile, ModelVersion, Organization, RegisteredModel, Visibility
-from hub.permissions import can_write
+from hub.models import (
+    DatasetVersion,
+    ModelAlias,
+    ModelFile,
+    ModelVersion,
+    Organization,
+    RegisteredModel,
+    Visibility,
+)
+from hub.permissions import can_administer, can_write
 from hub.services import blobs
 from hub.services.datasets import validate_artifact_fields
 
@@ -40,14 +50,27 @@ def get_or_create_model(
     if existing is not None:
         return existing
     license = validate_artifact_fields(slug=slug, name=name or slug, license=license, visibility=visibility)
-    return RegisteredModel.objects.create(
-        organization=organization,
-        slug=slug,
-        name=name or slug,
-        description=description,
-        visibility=visibility,
-        license=license,
-        created_by=user,
+    with transaction.atomic():
+        model = RegisteredModel.objects.create(
+            organization=organization,
+            slug=slug,
+            name=name or slug,
+            description=description,
+            visibility=visibility,
+            license=license,
+            created_by=user,
+        )
+        _record_model_created(user, model)
+    return model
+
+
+def _record_model_created(user: User, model: RegisteredModel) -> None:
+    audit.record(
+        "model.create",
+        actor=user,
+        organization=model.organization,
+        target=model,
+        after={"name": model.name, "license": model.license, "visibility": model.visibility},
     )
 
 
@@ -92,6 +115,20 @@ def store_model_version(
         ModelFile.objects.bulk_create(
             ModelFile(version=version, path=name, blob=blobs.record(contents[name])) for name in info.files
         )
+        audit.record(
+            "model_version.create",
+            actor=user,
+            organization=model.organization,
+            target=version,
+            after={
+                "number": number,
+                "origin": origin,
+                "architecture": info.architecture,
+                "base_version": base_version,
+                "dataset_version": dataset_version,
+                "files": len(info.files),
+            },
+        )
     return version
 
 
@@ -110,9 +147,14 @@ def import_checkpoint(
     info = inspect_checkpoint(directory)  # refuse before anything is created
     with transaction.atomic():
         model = get_or_create_model(
-            user=user, organization=organization, slug=slug, name=name, license=license,
-            description=description, visibility=visibility,
-        )  # fmt: skip
+            user=user,
+            organization=organization,
+            slug=slug,
+            name=name,
+            license=license,
+            description=description,
+            visibility=visibility,
+        )
         return store_model_version(
             model=model, directory=directory, origin=ModelVersion.Origin.UPLOAD, user=user, info=info
         )
@@ -219,14 +261,24 @@ def create_model_from_upload(
         try:
             with transaction.atomic():
                 model = RegisteredModel.objects.create(
-                    organization=organization, slug=slug, name=name, description=description,
-                    visibility=visibility, license=license, task=task or "text-classification",
+                    organization=organization,
+                    slug=slug,
+                    name=name,
+                    description=description,
+                    visibility=visibility,
+                    license=license,
+                    task=task or "text-classification",
                     created_by=user,
-                )  # fmt: skip
+                )
+                _record_model_created(user, model)
                 return store_model_version(
-                    model=model, directory=directory, origin=ModelVersion.Origin.UPLOAD, user=user,
-                    info=info, contents=contents,
-                )  # fmt: skip
+                    model=model,
+                    directory=directory,
+                    origin=ModelVersion.Origin.UPLOAD,
+                    user=user,
+                    info=info,
+                    contents=contents,
+                )
         except IntegrityError:
             raise taken from None
 
@@ -238,6 +290,43 @@ def add_uploaded_version(*, user: User, model: RegisteredModel, upload: Checkpoi
     with _staged_checkpoint(upload) as (directory, info, digests):
         contents = _put_contents(directory, info, digests)
         return store_model_version(
-            model=model, directory=directory, origin=ModelVersion.Origin.UPLOAD, user=user,
-            info=info, contents=contents,
-        )  # fmt: skip
+            model=model,
+            directory=directory,
+            origin=ModelVersion.Origin.UPLOAD,
+            user=user,
+            info=info,
+            contents=contents,
+        )
+
+
+def move_alias(*, user: User, model: RegisteredModel, name: str, version: ModelVersion) -> ModelAlias:
+    """Point ``model:name`` (e.g. production) at a published version; organization admins only."""
+    if not can_administer(user, model.organization):
+        raise PermissionDenied(f"Only admins of {model.organization.slug} move aliases.")
+    errors = {}
+    if name != slugify(name) or not name:
+        errors["name"] = "use lower-case letters, digits and hyphens, e.g. production"
+    if version.model_id != model.pk:
+        errors["version"] = f"{version} is not a version of {model.full_name}"
+    elif version.status != ModelVersion.Status.PUBLISHED:
+        errors["version"] = (
+            f"{version} is {version.get_status_display().lower()}; aliases point at published versions"
+        )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        alias = ModelAlias.objects.select_for_update().filter(model=model, name=name).first()
+        before = {"version": alias.version.number} if alias else None
+        if alias is None:
+            alias = ModelAlias(model=model, name=name)
+        alias.version, alias.updated_by = version, user
+        alias.save()
+        audit.record(
+            "alias.move",
+            actor=user,
+            organization=model.organization,
+            target=alias,
+            before=before,
+            after={"version": version.number, "name": name},
+        )
+    return alias

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from hub import audit
 from hub.models import Membership, Organization, Role
 from hub.permissions import Viewer, can_administer, is_owner
 
@@ -33,6 +34,10 @@ def create_organization(*, owner: User, name: str, slug: str = "", description: 
     except IntegrityError:
         raise ValidationError({"slug": f"an organization {slug!r} already exists"}) from None
     Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+    audit.record(
+        "organization.create", actor=owner, organization=organization, target=organization,
+        after={"slug": organization.slug, "name": organization.name, "owner": owner.get_username()},
+    )  # fmt: skip
     return organization
 
 
@@ -63,7 +68,12 @@ def add_member(
     if organization.memberships.filter(user=user).exists():
         raise ValidationError({"username": f"{username} is already a member of {organization.slug}"})
     _check_role_change(actor, organization, None, role)
-    return Membership.objects.create(organization=organization, user=user, role=role)
+    membership = Membership.objects.create(organization=organization, user=user, role=role)
+    audit.record(
+        "member.add", actor=actor, organization=organization, target=membership,
+        after={"user": user.get_username(), "role": role},
+    )  # fmt: skip
+    return membership
 
 
 @transaction.atomic
@@ -72,8 +82,13 @@ def change_role(*, actor: Viewer, membership: Membership, role: str) -> Membersh
     _check_role_change(actor, membership.organization, membership.role, role)
     if role != Role.OWNER:
         _keep_an_owner(membership.organization, membership)
+    before = {"user": membership.user.get_username(), "role": membership.role}
     membership.role = role
     membership.save(update_fields=["role"])
+    audit.record(
+        "member.role", actor=actor, organization=membership.organization, target=membership,
+        before=before, after={**before, "role": role},
+    )  # fmt: skip
     return membership
 
 
@@ -84,6 +99,10 @@ def remove_member(*, actor: Viewer, membership: Membership) -> None:
     if not leaving_self:
         _check_role_change(actor, membership.organization, membership.role, None)
     _keep_an_owner(membership.organization, membership)
+    audit.record(
+        "member.remove", actor=actor, organization=membership.organization, target=membership,
+        before={"user": membership.user.get_username(), "role": membership.role},
+    )  # fmt: skip
     membership.delete()
 
 

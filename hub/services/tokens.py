@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
+from hub import audit
 from hub.models import AccessToken, Organization
 from hub.permissions import can_view_organization
 
@@ -46,15 +48,21 @@ def issue_token(
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "the expiry must be in the future"})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = AccessToken.objects.create(
-        user=user,
-        name=name,
-        prefix=secret[: len(TOKEN_PREFIX) + 6],
-        digest=_digest(secret),
-        scope=scope,
-        organization=organization,
-        expires_at=expires_at,
-    )
+    with transaction.atomic():
+        token = AccessToken.objects.create(
+            user=user,
+            name=name,
+            prefix=secret[: len(TOKEN_PREFIX) + 6],
+            digest=_digest(secret),
+            scope=scope,
+            organization=organization,
+            expires_at=expires_at,
+        )
+        # The prefix is what lists show; the secret and its digest never reach the log.
+        audit.record(
+            "token.issue", actor=user, organization=organization, target=token,
+            after={"name": name, "prefix": token.prefix, "scope": scope, "expires_at": expires_at},
+        )  # fmt: skip
     return IssuedToken(token=token, secret=secret)
 
 
@@ -77,5 +85,10 @@ def authenticate_token(secret: str) -> AccessToken:
 
 def revoke_token(token: AccessToken) -> None:
     if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
+        with transaction.atomic():
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            audit.record(
+                "token.revoke", actor=token.user, organization=token.organization, target=token,
+                before={"revoked_at": None}, after={"revoked_at": token.revoked_at},
+            )  # fmt: skip

@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 import logging
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
-from hub import selectors
+from hub import permissions, selectors
 from hub.models import DatasetFile, FileFormat, ModelFile
 from hub.services import blobs
 
@@ -22,6 +23,13 @@ CONTENT_TYPES = {
     FileFormat.PARQUET: "application/vnd.apache.parquet",
 }
 logger = logging.getLogger(__name__)
+
+
+def _refuse_unless_usable(user, artifact) -> None:
+    """Seeing a gated artifact is not using it: its files need access (the owner's members always have it)."""
+    refusal = permissions.use_refusal(user, artifact)
+    if refusal:
+        raise PermissionDenied(refusal)
 
 
 def _stream(blob, filename: str, content_type: str) -> HttpResponse:
@@ -49,13 +57,14 @@ def _stream(blob, filename: str, content_type: str) -> HttpResponse:
 @permission_classes([AllowAny])
 def dataset_file(request, pk):
     dataset_file = (
-        DatasetFile.objects.select_related("blob", "version__dataset")
+        DatasetFile.objects.select_related("blob", "version__dataset__organization")
         .filter(version__dataset__in=selectors.datasets_visible_to(request.user))
         .filter(pk=pk)
         .first()
     )
     if dataset_file is None:
         raise Http404("No such file, or it is not visible to you.")
+    _refuse_unless_usable(request.user, dataset_file.version.dataset)
     return _stream(dataset_file.blob, dataset_file.path, CONTENT_TYPES.get(dataset_file.format, "text/plain"))
 
 
@@ -64,11 +73,12 @@ def dataset_file(request, pk):
 @permission_classes([AllowAny])
 def model_file(request, pk):
     model_file = (
-        ModelFile.objects.select_related("blob")
+        ModelFile.objects.select_related("blob", "version__model__organization")
         .filter(version__model__in=selectors.models_visible_to(request.user))
         .filter(pk=pk)
         .first()
     )
     if model_file is None:
         raise Http404("No such file, or it is not visible to you.")
+    _refuse_unless_usable(request.user, model_file.version.model)
     return _stream(model_file.blob, model_file.path, "application/octet-stream")

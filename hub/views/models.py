@@ -6,12 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from hub import selectors
 from hub.forms import CheckpointUploadForm, ModelCreateForm, add_service_errors
 from hub.listing import artifact_list_context
-from hub.permissions import can_write
-from hub.services.models import add_uploaded_version, checkpoint_upload, create_model_from_upload
+from hub.models import ModelVersion
+from hub.permissions import can_administer, can_write
+from hub.services.models import add_uploaded_version, checkpoint_upload, create_model_from_upload, move_alias
 
 ARTIFACT_FIELDS = ("organization", "slug", "name", "description", "license", "visibility", "task")
 
@@ -72,8 +74,33 @@ def model_detail(request, org, slug):
         "model": model,
         "versions": versions,
         "can_upload": can_write(request.user, model.organization),
+        "can_move_aliases": can_administer(request.user, model.organization),
+        "aliases": model.aliases.select_related("version", "updated_by"),
+        "published_versions": [v for v in versions if v.status == ModelVersion.Status.PUBLISHED],
     }
     return render(request, "hub/model_detail.html", context)
+
+
+@login_required
+@require_POST
+def alias_move(request, org, slug):
+    model = selectors.get_model(request.user, org, slug)
+    name = request.POST.get("name", "").strip()
+    raw = request.POST.get("version", "")
+    version = model.versions.filter(number=int(raw)).first() if raw.isdigit() else None
+    try:
+        if version is None:
+            raise ValidationError({"version": "choose a published version"})
+        move_alias(user=request.user, model=model, name=name, version=version)
+    except ValidationError as error:
+        messages.error(
+            request, "; ".join(f"{field}: {', '.join(texts)}" for field, texts in error.message_dict.items())
+        )
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{model.full_name}:{name} now points at v{version.number}.")
+    return redirect(model)
 
 
 def model_version_detail(request, org, slug, number):

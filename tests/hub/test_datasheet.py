@@ -72,7 +72,7 @@ def test_a_writer_edits_the_datasheet_page_and_the_dataset_page_shows_it(dataset
     dataset.refresh_from_db()
     assert dataset.datasheet["motivation"] == PROSE and dataset.datasheet["uses"] == "TBD"
     detail = client.get(dataset.get_absolute_url()).content.decode()
-    assert "8 of 9 items" in detail and "89% complete" in detail and "Policy: none attached yet" in detail
+    assert "8 of 9 items" in detail and "89% complete" in detail and "Policy: none attached" in detail
 
 
 def test_a_viewer_may_not_edit_the_page(dataset, organization, member_of, client):

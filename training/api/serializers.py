@@ -4,6 +4,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from governance.policy_engine import USE_TAGS
 from hub.models import DatasetVersion, ModelVersion, Organization
 from training.engine.config import HYPERPARAMETERS, Hyperparameter
 from training.models import ComputePool, FineTuneRun
@@ -65,6 +66,18 @@ class RunCreateSerializer(serializers.Serializer):
     output_model = serializers.SlugField(
         required=False, help_text="Slug of the model that receives the new version (default: base-dataset)."
     )
+    intended_use = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(USE_TAGS)),
+        required=False,
+        default=list,
+        help_text="Use tags the run declares; the policies of its inputs may prohibit some.",
+    )
+    license = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Licence of a new output model (default: the base model's); the policy engine checks it.",
+    )
 
     def validate(self, attrs):
         if not attrs.get("pool") and attrs["queue"] not in settings.AGORA_RUN_QUEUES:
@@ -79,13 +92,14 @@ class RunSerializer(serializers.ModelSerializer):
     base_version_id = serializers.IntegerField()
     dataset_version = serializers.StringRelatedField()
     dataset_version_id = serializers.IntegerField()
-    output_model = serializers.CharField(source="output_model.full_name")
+    output_model = serializers.CharField(source="output_model.full_name", default=None, allow_null=True)
     output_version = serializers.StringRelatedField()
     output_version_id = serializers.IntegerField(allow_null=True)
     eta_seconds = serializers.SerializerMethodField()
     wall_seconds = serializers.FloatField(allow_null=True)
     created_by = serializers.StringRelatedField()
     pool = serializers.SlugRelatedField(slug_field="queue", read_only=True)
+    policy_reasons = serializers.SerializerMethodField(help_text="Why the policy check refused the run.")
 
     class Meta:
         model = FineTuneRun
@@ -95,9 +109,12 @@ class RunSerializer(serializers.ModelSerializer):
             "queue", "pool", "priority", "progress", "step", "total_steps", "eta_seconds", "metrics",
             "device", "precision", "worker", "attempts", "events", "error", "cancel_requested",
             "accelerator_seconds", "created_by", "created_at", "started_at", "heartbeat_at", "finished_at",
-            "wall_seconds",
+            "wall_seconds", "intended_use", "license", "policy_reasons",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_policy_reasons(self, run: FineTuneRun) -> list[dict[str, str]]:
+        return run.policy_check.reasons if run.policy_check else []
 
     def get_eta_seconds(self, run: FineTuneRun) -> float | None:
         return eta_seconds(run, timezone.now())

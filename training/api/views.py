@@ -42,6 +42,8 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             pool=data.get("pool"),
             priority=data["priority"],
             output_model_slug=data.get("output_model", ""),
+            intended_use=data["intended_use"],
+            license=data["license"],
         )
         run = self.get_queryset().get(pk=run.pk)
         return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)

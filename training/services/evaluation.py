@@ -16,6 +16,7 @@ from django.db import transaction
 
 from governance.models import EvaluationReport
 from governance.services import evaluations
+from hub import audit
 from hub.models import DatasetVersion, ModelVersion, Split
 from hub.selectors import dataset_versions_visible_to, model_versions_visible_to
 from hub.services.datasets import read_split
@@ -84,6 +85,10 @@ def request_evaluation(
             requested_by=user,
             queue=settings.AGORA_EVALUATION_QUEUE,
         )
+        audit.record(
+            "evaluation.request", actor=user, organization=version.model.organization, target=report,
+            after={"model_version": version, "dataset_version": dataset_version, "split": split},
+        )  # fmt: skip
         _enqueue_on_commit(report)
     return report
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from hub import audit
 from hub.models import DatasetVersion, ModelVersion, Split
 from hub.services.datasets import read_split
 from hub.services.models import materialize_version, store_model_version
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 # How often a running worker looks at the database for a cancellation request.
 CANCEL_POLL_SECONDS = 2.0
+# The audit action of each way a run ends on its worker.
+FINISH_ACTIONS = {
+    FineTuneRun.Status.SUCCEEDED: "run.succeed",
+    FineTuneRun.Status.FAILED: "run.fail",
+    FineTuneRun.Status.CANCELLED: "run.cancelled",
+}
 
 
 def _start(run_id: int, worker: str) -> FineTuneRun | None:
@@ -65,6 +72,11 @@ def _finish(run: FineTuneRun, status: str, **fields: Any) -> bool:
             # A run that did not finish its training still held the worker's device this long.
             fields["accelerator_seconds"] = (timezone.now() - locked.started_at).total_seconds()
         transition(locked, status, **fields)
+        after = {"status": status, "error": locked.error, "output_version": locked.output_version}
+        audit.record(
+            FINISH_ACTIONS[status], actor=None, organization=locked.organization, target=locked,
+            before={"status": FineTuneRun.Status.RUNNING}, after={k: v for k, v in after.items() if v},
+        )  # fmt: skip
         return True
 
 

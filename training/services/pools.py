@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from hub import audit
 from hub.models import Organization
 from hub.permissions import can_administer
 from training.models import ComputePool
@@ -40,7 +41,18 @@ def create_pool(
             created_by=user,
         )
         pool.shared_with.set([org for org in shared_with if org.pk != organization.pk])
+        audit.record(
+            "pool.create", actor=user, organization=organization, target=pool,
+            after={"queue": pool.queue, **_sharing(pool)},
+        )  # fmt: skip
     return pool
+
+
+def _sharing(pool: ComputePool) -> dict:
+    return {
+        "shared_with_all": pool.shared_with_all,
+        "shared_with": sorted(pool.shared_with.values_list("slug", flat=True)),
+    }
 
 
 def share_pool(
@@ -54,7 +66,12 @@ def share_pool(
     if not can_administer(user, pool.organization):
         raise PermissionDenied(f"Only administrators of {pool.organization.slug} may share its pools.")
     with transaction.atomic():
+        before = _sharing(pool)
         pool.shared_with_all = shared_with_all
         pool.save(update_fields=["shared_with_all"])
         pool.shared_with.set([org for org in shared_with if org.pk != pool.organization_id])
+        audit.record(
+            "pool.share", actor=user, organization=pool.organization, target=pool,
+            before=before, after=_sharing(pool),
+        )  # fmt: skip
     return pool

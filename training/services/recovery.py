@@ -11,10 +11,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.services.evaluations import fail_stale_reports
+from hub import audit
 from training.models import FineTuneRun
 from training.services.runs import enqueue_on_commit, transition
 
 logger = logging.getLogger(__name__)
+# The audit action of each way recovery ends a lost attempt.
+RECOVERY_ACTIONS = {
+    FineTuneRun.Status.QUEUED: "run.requeue",
+    FineTuneRun.Status.FAILED: "run.fail",
+    FineTuneRun.Status.CANCELLED: "run.cancelled",
+}
 
 
 @dataclass(frozen=True)
@@ -65,4 +72,9 @@ def _recover(run_id: int, cutoff: datetime, max_attempts: int) -> Recovered | No
         else:
             reason = f"{lost}; {attempt}"
             transition(run, FineTuneRun.Status.FAILED, note=reason, error=reason)
+        audit.record(
+            RECOVERY_ACTIONS[run.status], actor=None, organization=run.organization, target=run,
+            before={"status": FineTuneRun.Status.RUNNING, "attempts": run.attempts},
+            after={"status": run.status, "reason": reason},
+        )  # fmt: skip
         return Recovered(run.pk, run.status, reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from hub.models import DatasetVersion, ModelVersion, Organization, Split
+from governance.policy_engine import USE_TAGS
+from governance.services.policy_checks import check_run, reasons_text
+from hub import audit
+from hub.licenses import normalize_license
+from hub.models import DatasetVersion, ModelVersion, Organization, RegisteredModel, Split
 from hub.permissions import can_write
 from hub.selectors import dataset_versions_visible_to, model_versions_visible_to
 from hub.services.models import get_or_create_model
@@ -58,10 +63,15 @@ def submit_run(
     pool: ComputePool | None = None,
     priority: int = 5,
     output_model_slug: str = "",
+    intended_use: Sequence[str] = (),
+    license: str = "",
 ) -> FineTuneRun:
     """Check and queue a run; the worker task is sent once the transaction commits.
 
-    A run goes to ``queue`` (cpu, gpu) or, given a ``pool``, to that pool's queue.
+    A run goes to ``queue`` (cpu, gpu) or, given a ``pool``, to that pool's queue. The policy engine
+    checks access to the inputs, the declared uses and the licence flow into the new model's licence
+    (``license``, default: the output model's, else the base model's); a refused run is stored
+    ``rejected`` with every reason and never queued.
     """
     if not can_write(user, organization):
         raise PermissionDenied(f"You may not start runs for {organization.slug}.")
@@ -85,29 +95,91 @@ def submit_run(
     )
     if output_model_slug != slugify(output_model_slug):
         errors["output_model"] = "use lower-case letters, digits and hyphens"
+    unknown_uses = sorted(set(intended_use) - set(USE_TAGS))
+    if unknown_uses:
+        errors["intended_use"] = f"unknown use tags: {', '.join(unknown_uses)}; see the list of use tags"
+    if license:
+        try:
+            license = normalize_license(license)
+        except ValueError as exc:
+            errors["license"] = str(exc)
+    existing = RegisteredModel.objects.filter(organization=organization, slug=output_model_slug).first()
+    proposed_license = existing.license if existing else (license or base_version.model.license)
+    if existing and license and license != existing.license:
+        errors["license"] = (
+            f"{existing.full_name} is licensed {existing.license}; its versions keep that licence"
+        )
     if errors:
         raise ValidationError(errors)
     config = validate_hyperparameters(hyperparameters)
 
     with transaction.atomic():
-        output_model = get_or_create_model(
+        check = check_run(
+            user=user,
+            organization=organization,
+            dataset=dataset_version.dataset,
+            base_model=base_version.model,
+            intended_use=intended_use,
+            proposed_license=proposed_license,
+        )
+        fields = {
+            "organization": organization,
+            "created_by": user,
+            "base_version": base_version,
+            "dataset_version": dataset_version,
+            "hyperparameters": config,
+            "queue": queue,
+            "pool": pool,
+            "priority": priority,
+            "intended_use": list(intended_use),
+            "license": proposed_license,
+            "policy_check": check,
+        }
+        if not check.passed:
+            reasons = reasons_text(check)
+            run = FineTuneRun.objects.create(
+                **fields,
+                status=FineTuneRun.Status.REJECTED,
+                error=reasons,
+                finished_at=timezone.now(),
+                events=[
+                    {
+                        "at": timezone.now().isoformat(),
+                        "from": "",
+                        "to": "rejected",
+                        "note": f"policy check: {reasons}",
+                    }
+                ],
+            )
+            audit.record(
+                "run.reject",
+                actor=user,
+                organization=organization,
+                target=run,
+                after={"status": run.status, "reasons": check.reasons},
+            )
+            return run
+        output_model = existing or get_or_create_model(
             user=user,
             organization=organization,
             slug=output_model_slug,
             name=f"{base_version.model.name} fine-tuned on {dataset_version.dataset.name}",
-            license=base_version.model.license,
+            license=proposed_license,
             description=f"Fine-tuned from {base_version} on {dataset_version}.",
         )
-        run = FineTuneRun.objects.create(
+        run = FineTuneRun.objects.create(**fields, output_model=output_model)
+        audit.record(
+            "run.submit",
+            actor=user,
             organization=organization,
-            created_by=user,
-            base_version=base_version,
-            dataset_version=dataset_version,
-            output_model=output_model,
-            hyperparameters=config,
-            queue=queue,
-            pool=pool,
-            priority=priority,
+            target=run,
+            after={
+                "status": run.status,
+                "queue": run.queue,
+                "base_version": str(base_version),
+                "dataset_version": str(dataset_version),
+                "intended_use": run.intended_use,
+            },
         )
         enqueue_on_commit(run)
     return run
@@ -131,9 +203,18 @@ def cancel_run(*, user: User, run: FineTuneRun) -> FineTuneRun:
         run = FineTuneRun.objects.select_for_update().get(pk=run.pk)
         if run.is_finished:
             raise ValidationError({"status": f"the run has already ended ({run.status})"})
+        before = {"status": run.status, "cancel_requested": run.cancel_requested}
         run.cancel_requested = True
         if run.status == FineTuneRun.Status.QUEUED:
             transition(run, FineTuneRun.Status.CANCELLED, note=f"cancelled by {user.get_username()}")
         else:
             run.save(update_fields=["cancel_requested"])
+        audit.record(
+            "run.cancel",
+            actor=user,
+            organization=run.organization,
+            target=run,
+            before=before,
+            after={"status": run.status, "cancel_requested": True},
+        )
     return run
