@@ -13,3 +13,10 @@ class GovernanceConfig(AppConfig):
         from governance.services import access
 
         access.register_permission_rules()
+
+        from django.db.models.signals import post_save
+
+        from governance.services.cards import refresh_on_new_version
+        from hub.models import ModelVersion
+
+        post_save.connect(refresh_on_new_version, sender=ModelVersion, dispatch_uid="card-completeness")

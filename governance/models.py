@@ -49,6 +49,11 @@ class EvaluationReport(models.Model):
     epsilon = models.FloatField(null=True, blank=True, help_text="Calibration error ε; empty = n/a.")
     theta = models.FloatField(null=True, blank=True, help_text="Leakage risk θ; empty = n/a.")
     objective = models.FloatField(null=True, blank=True, help_text="F = αδ + βε + γθ; empty = n/a.")
+    relative_gain = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="clip((s − s_base) / (1 − s_base), 0, 1) against the stronger baseline.",
+    )
     report = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -366,6 +371,8 @@ class PolicyCheck(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The N_pass factor counts each organization's checks in a window.
+        indexes = [models.Index(fields=["organization", "created_at", "outcome"], name="policy_check_window")]
 
     def __str__(self) -> str:
         return f"{self.get_context_display()} check: {self.outcome}"
@@ -472,3 +479,56 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ImmutableError("the audit log is append-only")
+
+
+# Scores -------------------------------------------------------------------------------------------
+
+
+class ScoreSnapshot(models.Model):
+    """One day's value of a score (E, C for the hub or an organization; F for a model version), with
+    every factor and the counts behind it, so the trend can be drawn and anyone can recompute it."""
+
+    class Scope(models.TextChoices):
+        HUB = "hub", "Hub"
+        ORGANIZATION = "organization", "Organization"
+        MODEL_VERSION = "model_version", "Model version"
+
+    date = models.DateField(db_index=True)
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="score_snapshots"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="score_snapshots"
+    )
+    score = models.CharField(max_length=1, help_text="E, C or F")
+    value = models.FloatField(
+        null=True, blank=True, help_text="The product as the source defines it; empty = n/a."
+    )
+    geometric_mean = models.FloatField(null=True, blank=True, help_text="The headline index; empty = n/a.")
+    factors = models.JSONField(default=dict, help_text="Every factor with its inputs.")
+    window_days = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "scope", "score"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["date", "score"], condition=models.Q(scope="hub"), name="one_hub_snapshot_per_day"
+            ),
+            models.UniqueConstraint(
+                fields=["date", "score", "organization"],
+                condition=models.Q(scope="organization"),
+                name="one_organization_snapshot_per_day",
+            ),
+            models.UniqueConstraint(
+                fields=["date", "score", "model_version"],
+                condition=models.Q(scope="model_version"),
+                name="one_version_snapshot_per_day",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "score", "date"], name="snapshot_trend")]
+
+    def __str__(self) -> str:
+        subject = self.organization or self.model_version or "hub"
+        return f"{self.score} of {subject} on {self.date}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.views import access, audit, cards, policies, publication, reports
+from governance.views import access, audit, cards, policies, publication, reports, scores
 
 app_name = "governance"
 
@@ -61,4 +61,8 @@ urlpatterns = [
         cards.card_readme,
         name="card-readme",
     ),
+    path("scores/", scores.hub_scores_page, name="scores"),
+    path("scores/<slug:factor>/", scores.factor_records_page, name="score-factor"),
+    path("o/<slug:org>/scores/", scores.organization_scores_page, name="organization-scores"),
+    path("o/<slug:org>/scores/<slug:factor>/", scores.factor_records_page, name="organization-score-factor"),
 ]

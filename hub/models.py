@@ -139,6 +139,8 @@ class Dataset(OwnedArtifact):
     datasheet = models.JSONField(
         default=dict, blank=True, help_text="Datasheets for Datasets sections: section key → text."
     )
+    # Kept current by the services that change the datasheet or add a version; the scores average it.
+    card_completeness = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta(OwnedArtifact.Meta):
         constraints = [models.UniqueConstraint(fields=["organization", "slug"], name="unique_dataset_slug")]
@@ -272,10 +274,19 @@ class ModelVersion(models.Model):
     )
     deprecated_at = models.DateTimeField(null=True, blank=True)
     deprecation_reason = models.TextField(blank=True)
+    # The model card's completeness, kept current by governance as the card and reports change.
+    card_completeness = models.FloatField(null=True, blank=True, editable=False)
+    card_touched_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Once published, a version only moves to deprecated (with its date and reason); nothing else changes.
     FROZEN_STATUSES = (Status.PUBLISHED, Status.DEPRECATED)
-    CHANGEABLE_WHEN_FROZEN = ("status", "deprecated_at", "deprecation_reason")
+    CHANGEABLE_WHEN_FROZEN = (
+        "status",
+        "deprecated_at",
+        "deprecation_reason",
+        "card_completeness",
+        "card_touched_at",
+    )
 
     class Meta:
         ordering = ["model", "-number"]
@@ -366,3 +377,28 @@ class ModelAlias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.full_name}:{self.name} → v{self.version.number}"
+
+
+class Download(models.Model):
+    """A file fetched from the hub: the use of shared data and models that the scores count."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.CASCADE, related_name="downloads"
+    )
+    model = models.ForeignKey(
+        RegisteredModel, null=True, blank=True, on_delete=models.CASCADE, related_name="downloads"
+    )
+    path = models.CharField(max_length=255)
+    # True when the user is not a member of the owning organization (as the token restricts it).
+    cross_organization = models.BooleanField(default=False)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["cross_organization", "at"], name="download_cross_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ← {self.dataset or self.model}:{self.path}"

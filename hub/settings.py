@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -268,6 +269,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "default"},
     },
+    # The day's score snapshots (trends of E, C and F), after midnight in Celery's time zone (UTC).
+    "snapshot-scores": {
+        "task": "governance.snapshot_scores",
+        "schedule": crontab(hour=0, minute=15),
+        "options": {"queue": "default"},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Named queues a run may be sent to (compute pools add pool-<org>-<slug> queues of their own);
@@ -290,6 +297,10 @@ AGORA_EVALUATION_TIMEOUT = env_int("AGORA_EVALUATION_TIMEOUT", 2 * 3600)
 AGORA_MIN_CARD_COMPLETENESS = env_float("AGORA_MIN_CARD_COMPLETENESS", 0.8)
 AGORA_REVIEW_WITHOUT_POLICY = env_bool("AGORA_REVIEW_WITHOUT_POLICY", True)
 AGORA_REVIEW_DEADLINE_DAYS = env_int("AGORA_REVIEW_DEADLINE_DAYS", 7)
+
+# The collaboration scores (docs/scores.md): their rolling window, and V0 of the big-data factor.
+AGORA_SCORE_WINDOW_DAYS = env_int("AGORA_SCORE_WINDOW_DAYS", 90)
+AGORA_SCORE_RECORDS_SATURATION = env_int("AGORA_SCORE_RECORDS_SATURATION", 10_000)
 
 # Security: strict unless DEBUG. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_NAME.
 SESSION_COOKIE_SECURE = not DEBUG

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from governance import cards
 from governance.models import ModelCard
@@ -42,4 +43,19 @@ def update_model_card(user: Viewer, version: ModelVersion, sections: Mapping[str
             before={"sections": {key: len(old[key]) for key in changed if key in old}},
             after={"sections": {key: len(cleaned[key]) for key in changed if key in cleaned}},
         )  # fmt: skip
+        refresh_card_completeness(version)
     return card
+
+
+def refresh_card_completeness(version: ModelVersion) -> float:
+    """Store the card's completeness on the version and mark the card touched (the T factor reads it)."""
+    score = cards.completeness_of(version).score
+    # update(): only these two columns, which stay current even on a published version.
+    ModelVersion.objects.filter(pk=version.pk).update(card_completeness=score, card_touched_at=timezone.now())
+    return score
+
+
+def refresh_on_new_version(sender, instance: ModelVersion, created: bool, **kwargs) -> None:
+    """post_save of ModelVersion: a new version's card exists from the start."""
+    if created and not kwargs.get("raw"):
+        refresh_card_completeness(instance)

@@ -224,9 +224,13 @@ def complete_report(
     report.examples = len(predictions.y_true)
     report.accuracy = scores["task"]["accuracy"]
     report.macro_f1 = scores["task"]["macro_f1"]
+    report.relative_gain = comparison["relative_gain"] if comparison else None
     report.delta, report.epsilon, report.theta, report.objective = delta, epsilon, theta, result.value
     report.status, report.error, report.finished_at = JobStatus.SUCCEEDED, "", timezone.now()
     report.save()
+    from governance.services.cards import refresh_card_completeness
+
+    refresh_card_completeness(version)  # a structured result fills part of the card
     return report
 
 

@@ -74,3 +74,52 @@ def use_title(tag: str) -> str:
     from governance.policy_engine import USE_TAGS
 
     return USE_TAGS.get(tag, tag)
+
+
+@register.inclusion_tag("governance/_score_badge.html", takes_context=True)
+def organization_score_badge(context, organization) -> dict:
+    """``{% organization_score_badge organization %}``: the headline E and C of the organization's latest
+    daily snapshot, linking to its scores page (which computes them live); nothing for a viewer who
+    may not see its scores. Reading the snapshot keeps the organization page to two queries more."""
+    from governance.models import ScoreSnapshot
+    from hub.permissions import can_view_organization
+
+    if not can_view_organization(context["request"].user, organization):
+        return {"visible": False}
+    latest = list(
+        ScoreSnapshot.objects.filter(
+            scope=ScoreSnapshot.Scope.ORGANIZATION, organization=organization, score__in=("E", "C")
+        ).order_by("-date", "score")[:2]
+    )
+    snapshots = {snapshot.score: snapshot for snapshot in latest if snapshot.date == latest[0].date}
+    return {
+        "visible": True,
+        "organization": organization,
+        "effect": snapshots.get("E"),
+        "capability": snapshots.get("C"),
+        "date": latest[0].date if latest else None,
+    }
+
+
+@register.inclusion_tag("governance/_score_objective_badge.html", takes_context=True)
+def objective_badge(context, subject) -> dict:
+    """``{% objective_badge version %}`` or ``{% objective_badge model %}`` (its latest version with a
+    succeeded evaluation): the governance score 1 − F of the headline evaluation, linking to the report
+    when the viewer may read it."""
+    from governance.models import JobStatus
+    from governance.scores import version_objective
+    from hub.models import RegisteredModel
+
+    version = subject
+    if isinstance(subject, RegisteredModel):
+        version = (
+            subject.versions.filter(evaluations__status=JobStatus.SUCCEEDED)
+            .order_by("-number")
+            .distinct()
+            .first()
+        )
+    objective = version_objective(version) if version is not None else None
+    if objective is None:
+        return {"objective": None}
+    report = reports_visible_to(context["request"].user).filter(pk=objective["report"]).first()
+    return {"objective": objective, "version": version, "report": report}

@@ -320,8 +320,15 @@ def _store_version(dataset: Dataset, user: User, prepared: _PreparedVersion) -> 
         "dataset_version.create", actor=user, organization=dataset.organization, target=version,
         after={"number": number, "row_counts": version.row_counts, "labels": len(version.labels)},
     )  # fmt: skip
+    refresh_card_completeness(dataset)
     transaction.on_commit(partial(_queue_statistics, version.pk), robust=True)
     return version
+
+
+def refresh_card_completeness(dataset: Dataset) -> None:
+    """Store the datasheet's completeness (its schema comes from the latest version) and touch it."""
+    dataset.card_completeness = datasheets.dataset_completeness(dataset).score
+    dataset.save(update_fields=["card_completeness", "updated_at"])
 
 
 def _queue_statistics(version_id: int) -> None:
@@ -360,6 +367,7 @@ def update_datasheet(user: User, dataset: Dataset, sections: Mapping[str, Any]) 
     with transaction.atomic():
         dataset.datasheet = new
         dataset.save(update_fields=["datasheet", "updated_at"])
+        refresh_card_completeness(dataset)
         audit.record(
             "datasheet.update", actor=user, organization=dataset.organization, target=dataset,
             before={"sections": {key: len(old[key]) for key in changed if key in old}},

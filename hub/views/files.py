@@ -13,7 +13,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
 from hub import permissions, selectors
-from hub.models import DatasetFile, FileFormat, ModelFile
+from hub.models import DatasetFile, Download, FileFormat, ModelFile
 from hub.services import blobs
 
 CONTENT_TYPES = {
@@ -52,6 +52,18 @@ def _stream(blob, filename: str, content_type: str) -> HttpResponse:
 
 
 # Downloads are DRF views: API clients authenticate with a Bearer token, browsers with their session.
+def _record_download(user, path: str, *, dataset=None, model=None) -> None:
+    """Count the use: a download by someone outside the owning organization is cross-organization."""
+    owner = (dataset or model).organization
+    Download.objects.create(
+        user=user if user.is_authenticated else None,
+        dataset=dataset,
+        model=model,
+        path=path,
+        cross_organization=permissions.role_in(user, owner) is None,
+    )
+
+
 @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
 @api_view(["GET"])
 @permission_classes([AllowAny])
@@ -65,6 +77,7 @@ def dataset_file(request, pk):
     if dataset_file is None:
         raise Http404("No such file, or it is not visible to you.")
     _refuse_unless_usable(request.user, dataset_file.version.dataset)
+    _record_download(request.user, dataset_file.path, dataset=dataset_file.version.dataset)
     return _stream(dataset_file.blob, dataset_file.path, CONTENT_TYPES.get(dataset_file.format, "text/plain"))
 
 
@@ -81,4 +94,5 @@ def model_file(request, pk):
     if model_file is None:
         raise Http404("No such file, or it is not visible to you.")
     _refuse_unless_usable(request.user, model_file.version.model)
+    _record_download(request.user, model_file.path, model=model_file.version.model)
     return _stream(model_file.blob, model_file.path, "application/octet-stream")
