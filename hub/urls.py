@@ -17,4 +17,7 @@ urlpatterns = [
     path("", include("hub.web_urls")),
     path("", include("training.urls")),
     path("", include("governance.urls")),
+    # Last: the Hugging Face routes (/{org}/{model}/resolve/..., /api/models/...) match broad patterns.
+    path("", include("hub.hf.write_urls")),
+    path("", include("hub.hf.read_urls")),
 ]

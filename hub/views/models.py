@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from hub import selectors
 from hub.forms import CheckpointUploadForm, ModelCreateForm, add_service_errors
+from hub.hf.read_repos import download_count
 from hub.listing import artifact_list_context
 from hub.models import ModelVersion
 from hub.permissions import can_administer, can_write
@@ -77,6 +78,7 @@ def model_detail(request, org, slug):
         "can_move_aliases": can_administer(request.user, model.organization),
         "aliases": model.aliases.select_related("version", "updated_by"),
         "published_versions": [v for v in versions if v.status == ModelVersion.Status.PUBLISHED],
+        "downloads": download_count(model),
     }
     return render(request, "hub/model_detail.html", context)
 
