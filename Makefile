@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DEBUG ?= 1
 
-.PHONY: install up serve worker migrate demo test lint format schema check-deploy clean
+.PHONY: install up serve worker migrate demo test lint format schema check-deploy screenshots clean
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,10 @@ check-deploy: install
 test: lint schema check-deploy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest
+
+# The browser test of the dashboard saves a screenshot of each main page for the README.
+screenshots: install
+	AGORA_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/integration/test_browser_flow.py -q
 
 clean:
 	rm -rf var staticfiles

@@ -63,7 +63,9 @@ def reports_visible_to(user: User | AnonymousUser) -> QuerySet[EvaluationReport]
     return EvaluationReport.objects.filter(
         model_version__in=model_versions_visible_to(user),
         dataset_version__in=dataset_versions_visible_to(user),
-    ).select_related("model_version__model__organization", "dataset_version__dataset__organization")
+    ).select_related(
+        "model_version__model__organization", "dataset_version__dataset__organization", "requested_by"
+    )
 
 
 def evaluations_of(version: ModelVersion) -> QuerySet[EvaluationReport]:
@@ -284,6 +286,44 @@ def governed_artifacts(
     )
 
 
+def governed_artifacts_of(
+    policies: list[Policy], user: User | AnonymousUser
+) -> dict[int, tuple[list[Dataset], list[RegisteredModel]]]:
+    """``governed_artifacts`` of many policies (by pk) in two queries, for lists."""
+    governed: dict[int, tuple[list[Dataset], list[RegisteredModel]]] = {p.pk: ([], []) for p in policies}
+    datasets = Dataset.objects.filter(
+        artifact_visible_q(user, Dataset), policy_attachment__policy__in=policies
+    )
+    for dataset in (
+        datasets.select_related("organization")
+        .annotate(policy=F("policy_attachment__policy"))
+        .order_by("slug")
+    ):
+        governed[dataset.policy][0].append(dataset)
+    models = RegisteredModel.objects.filter(
+        artifact_visible_q(user, RegisteredModel), policy_attachment__policy__in=policies
+    )
+    for model in (
+        models.select_related("organization").annotate(policy=F("policy_attachment__policy")).order_by("slug")
+    ):
+        governed[model.policy][1].append(model)
+    return governed
+
+
+def latest_policy_versions(policies: list[Policy]) -> dict[int, PolicyVersion]:
+    """The latest version of each policy (by pk) in one query, with what its serializer reads."""
+    versions = (
+        PolicyVersion.objects.filter(policy__in=policies)
+        .select_related("created_by")
+        .prefetch_related("listed_organizations")
+        .order_by("policy_id", "-number")
+    )
+    latest: dict[int, PolicyVersion] = {}
+    for version in versions:
+        latest.setdefault(version.policy_id, version)
+    return latest
+
+
 def objective_weights_for(version: ModelVersion) -> tuple[Weights, str]:
     """The weights α, β, γ of F for a model version: its model's current policy version's, else the
     defaults; with where they come from ("policy acme/research@v2" or "default")."""
@@ -306,8 +346,8 @@ def _access_organization_ids(user: User | AnonymousUser):
 def access_requests_visible_to(user: User | AnonymousUser) -> QuerySet[AccessRequest]:
     """Requests made by the user's organizations or for their artifacts (all of them for a superuser)."""
     requests = AccessRequest.objects.select_related(
-        "organization", "dataset__organization", "model__organization", "policy_version__policy",
-        "requested_by", "decided_by",
+        "organization", "dataset__organization", "model__organization",
+        "policy_version__policy__organization", "requested_by", "decided_by",
     )  # fmt: skip
     if acts_as_superuser(user):
         return requests
@@ -337,16 +377,17 @@ def _on_artifacts_of(organization: Organization) -> Q:
 def access_requests_to(organization: Organization) -> QuerySet[AccessRequest]:
     """Requests for the organization's datasets and models, newest first."""
     return AccessRequest.objects.filter(_on_artifacts_of(organization)).select_related(
-        "organization", "dataset__organization", "model__organization", "policy_version__policy",
-        "requested_by", "decided_by",
+        "organization", "dataset__organization", "model__organization",
+        "policy_version__policy__organization", "requested_by", "decided_by",
     )  # fmt: skip
 
 
 def access_requests_from(organization: Organization) -> QuerySet[AccessRequest]:
     """The organization's own requests for others' artifacts, newest first."""
     return AccessRequest.objects.filter(organization=organization).select_related(
-        "dataset__organization", "model__organization", "policy_version__policy", "requested_by", "decided_by"
-    )
+        "dataset__organization", "model__organization", "policy_version__policy__organization",
+        "requested_by", "decided_by",
+    )  # fmt: skip
 
 
 def access_grants_given_by(organization: Organization) -> QuerySet[AccessGrant]:

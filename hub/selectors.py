@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import Http404
 
@@ -66,9 +68,11 @@ def model_versions_visible_to(user: Viewer) -> QuerySet[ModelVersion]:
             model__in=RegisteredModel.objects.filter(artifact_visible_q(user, RegisteredModel))
         )
         .select_related(
-            "model__organization", "base_version__model__organization", "dataset_version__dataset"
+            "model__organization",
+            "base_version__model__organization",
+            "dataset_version__dataset__organization",
         )
-        .prefetch_related("files__blob")
+        .prefetch_related("files__blob", "aliases")
     )
 
 
@@ -117,3 +121,40 @@ def filter_models(
 ) -> QuerySet[RegisteredModel]:
     models = filter_artifacts(models, **common)
     return models.filter(task=task) if task else models
+
+
+SEARCH_LIMIT = 20
+SEARCH_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    organizations: list[Organization]
+    datasets: list[Dataset]
+    models: list[RegisteredModel]
+
+    @property
+    def count(self) -> int:
+        return len(self.organizations) + len(self.datasets) + len(self.models)
+
+
+def clean_search_query(raw: str) -> str:
+    """The query as searched: printable characters only (a NUL breaks some databases), trimmed, bounded."""
+    printable = "".join(character for character in raw if character.isprintable())
+    return printable.strip()[:SEARCH_MAX_LENGTH]
+
+
+def search(user: Viewer, raw_query: str, *, limit: int = SEARCH_LIMIT) -> SearchResults:
+    """Organizations (their pages are public), datasets and models the user may see whose slug, name or
+    description contains the query; at most ``limit`` of each, most recently updated first."""
+    query = clean_search_query(raw_query)
+    if not query:
+        return SearchResults(query="", organizations=[], datasets=[], models=[])
+    matches = Q(name__icontains=query) | Q(slug__icontains=query) | Q(description__icontains=query)
+    return SearchResults(
+        query=query,
+        organizations=list(Organization.objects.filter(matches).order_by("slug")[:limit]),
+        datasets=list(datasets_visible_to(user).filter(matches).order_by("-updated_at")[:limit]),
+        models=list(models_visible_to(user).filter(matches).order_by("-updated_at")[:limit]),
+    )

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from hub.views import datasets, files, models, organizations, tokens
+from hub.views import datasets, files, models, organizations, search, tokens
 
 app_name = "hub"
 urlpatterns = [
+    path("search/", search.search, name="search"),
     path("datasets/", datasets.dataset_list, name="dataset-list"),
     path("datasets/new/", datasets.dataset_create, name="dataset-create"),
     path("models/", models.model_list, name="model-list"),

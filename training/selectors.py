@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from hub.models import Organization
 from hub.permissions import Viewer
@@ -83,6 +83,22 @@ class PoolUsage:
     @property
     def total_seconds(self) -> float:
         return self.own_seconds + self.other_seconds
+
+
+def pool_usages(pools: list[ComputePool]) -> dict[int, PoolUsage]:
+    """``pool_usage`` of each pool (by pk) in one query, for a list of pools."""
+    own = Q(organization_id=F("pool__organization_id"))
+    totals = (
+        FineTuneRun.objects.filter(pool__in=pools, status__in=FineTuneRun.FINISHED)
+        .order_by()
+        .values("pool_id")
+        .annotate(
+            own=Sum("accelerator_seconds", filter=own, default=0.0),
+            other=Sum("accelerator_seconds", filter=~own, default=0.0),
+        )
+    )
+    usages = {row["pool_id"]: PoolUsage(own_seconds=row["own"], other_seconds=row["other"]) for row in totals}
+    return {pool.pk: usages.get(pool.pk, PoolUsage(own_seconds=0.0, other_seconds=0.0)) for pool in pools}
 
 
 def pool_usage(pool: ComputePool, since: datetime | None = None) -> PoolUsage:

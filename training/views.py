@@ -36,7 +36,11 @@ def run_list(request):
     status = request.GET.get("status", "")
     if status:
         runs = runs.filter(status=status)
-    return render(request, "training/run_list.html", {"runs": runs[:200], "status": status})
+    organization = request.GET.get("organization", "").strip()
+    if organization:
+        runs = runs.filter(organization__slug=organization)
+    context = {"runs": runs[:200], "status": status, "organization": organization}
+    return render(request, "training/run_list.html", context)
 
 
 @login_required
@@ -148,8 +152,12 @@ def pool_list(request, org):
                 messages.success(request, f"Pool {pool} added: start its workers with --queues {pool.queue}.")
                 return redirect(pool)
     pools = ComputePool.objects.filter(organization=organization).prefetch_related("shared_with")
+    pools = list(pools)
+    usages = selectors.pool_usages(pools)
+    others = list(Organization.objects.exclude(pk=organization.pk).order_by("slug"))
     rows = [
-        {"pool": pool, "usage": selectors.pool_usage(pool), "share_form": _share_form(pool)} for pool in pools
+        {"pool": pool, "usage": usages[pool.pk], "share_form": _share_form(pool, others=others)}
+        for pool in pools
     ]
     usable = selectors.pools_usable_by(organization).exclude(organization=organization)
     context = {
@@ -162,11 +170,14 @@ def pool_list(request, org):
     return render(request, "training/pool_list.html", context)
 
 
-def _share_form(pool: ComputePool, data=None) -> PoolShareForm:
+def _share_form(pool: ComputePool, data=None, others: list[Organization] | None = None) -> PoolShareForm:
+    """``others``: the organizations it may be shared with, read once for a list of forms."""
     initial = {"shared_with_all": pool.shared_with_all, "shared_with": list(pool.shared_with.all())}
     form = PoolShareForm(data, initial=initial, prefix=f"pool-{pool.pk}")
-    others = Organization.objects.exclude(pk=pool.organization_id).order_by("slug")
-    form.fields["shared_with"].queryset = others
+    field = form.fields["shared_with"]
+    field.queryset = Organization.objects.exclude(pk=pool.organization_id).order_by("slug")
+    if others is not None:  # the choices to render, without a query per form
+        field.choices = [(other.slug, field.label_from_instance(other)) for other in others]
     return form
 
 

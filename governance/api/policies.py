@@ -18,6 +18,8 @@ from governance.selectors import (
     POLICY_TERM_FIELDS,
     attached_policy,
     governed_artifacts,
+    governed_artifacts_of,
+    latest_policy_versions,
     policies_visible_to,
     policy_history,
 )
@@ -181,9 +183,15 @@ class PolicySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PolicyVersionSerializer)
     def get_current_version(self, policy: Policy) -> dict:
-        return PolicyVersionSerializer(policy.latest_version).data
+        # A list passes every policy's latest version, read in one query, in the context.
+        latest = self.context.get("latest_versions")
+        version = latest.get(policy.pk) if latest is not None else policy.latest_version
+        return PolicyVersionSerializer(version).data
 
     def _governed(self, policy: Policy) -> tuple:
+        governed = self.context.get("governed")
+        if governed is not None:
+            return governed[policy.pk]
         request = self.context.get("request")
         return governed_artifacts(policy, request.user)
 
@@ -261,7 +269,23 @@ class PolicyViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["slug", "created_at"]
 
     def get_queryset(self):
-        return policies_visible_to(self.request.user).order_by("organization__slug", "slug")
+        return (
+            policies_visible_to(self.request.user)
+            .select_related("created_by")
+            .order_by("organization__slug", "slug")
+        )
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        policies = list(page if page is not None else queryset)
+        context = {
+            **self.get_serializer_context(),
+            "latest_versions": latest_policy_versions(policies),
+            "governed": governed_artifacts_of(policies, request.user),
+        }
+        data = PolicySerializer(policies, many=True, context=context).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     def get_serializer_class(self):
         return PolicyDetailSerializer if self.action == "retrieve" else PolicySerializer

@@ -141,11 +141,16 @@ class PoolSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    def _usage(self, pool: ComputePool):
+        # A list passes every pool's usage, summed in one query, in the context.
+        usages = self.context.get("pool_usages") or {}
+        return usages.get(pool.pk) or pool_usage(pool)
+
     def get_own_seconds(self, pool: ComputePool) -> float:
-        return pool_usage(pool).own_seconds
+        return self._usage(pool).own_seconds
 
     def get_other_seconds(self, pool: ComputePool) -> float:
-        return pool_usage(pool).other_seconds
+        return self._usage(pool).other_seconds
 
 
 class PoolShareSerializer(serializers.Serializer):

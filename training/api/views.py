@@ -74,6 +74,14 @@ class PoolViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.pools_visible_to(self.request.user)
 
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        pools = list(page if page is not None else queryset)
+        context = {**self.get_serializer_context(), "pool_usages": selectors.pool_usages(pools)}
+        data = serializers.PoolSerializer(pools, many=True, context=context).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
     @extend_schema(request=serializers.PoolCreateSerializer, responses={201: serializers.PoolSerializer})
     def create(self, request, *args, **kwargs):
         incoming = serializers.PoolCreateSerializer(data=request.data)
