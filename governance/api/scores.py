@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.models import ScoreSnapshot
+from governance.score_records import SCORE_WINDOW_MAX_DAYS, SCORE_WINDOW_MIN_DAYS
 from governance.scores import (
     Scores,
     Window,
@@ -28,7 +29,7 @@ from governance.scores import (
     version_objective,
     window_ending,
 )
-from governance.selectors import SCORE_WINDOW_MAX_DAYS, SCORE_WINDOW_MIN_DAYS, reports_visible_to
+from governance.selectors import reports_visible_to
 from hub.models import Organization
 from hub.permissions import Viewer, can_view_organization
 from hub.selectors import model_versions_visible_to, organizations_of

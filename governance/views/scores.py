@@ -21,14 +21,14 @@ from django.utils.formats import date_format
 
 from governance.metrics.scores import Factor, Score
 from governance.models import ScoreSnapshot
-from governance.scores import Scores, Window, hub_scores, organization_scores, window_ending
-from governance.selectors import (
+from governance.score_records import (
     SCORE_FACTOR_KEYS,
     SCORE_WINDOW_MAX_DAYS,
     SCORE_WINDOW_MIN_DAYS,
     FactorRecords,
     factor_records,
 )
+from governance.scores import Scores, Window, hub_scores, organization_scores, window_ending
 from hub.models import Organization
 from hub.permissions import Viewer, can_view_organization
 from hub.selectors import organizations_of

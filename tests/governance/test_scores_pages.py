@@ -24,8 +24,8 @@ from governance.models import (
     PublicationRequest,
     ScoreSnapshot,
 )
+from governance.score_records import SCORE_FACTOR_KEYS
 from governance.scores import hub_scores, organization_scores, window_ending
-from governance.selectors import SCORE_FACTOR_KEYS
 from hub.models import Dataset, DatasetVersion, ModelVersion, RegisteredModel, Role, Visibility
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from training.models import ComputePool, FineTuneRun
@@ -320,9 +320,9 @@ def test_the_hub_drilldown_lists_only_what_the_viewer_may_see(hub):
 
 
 def test_the_drilldown_cuts_long_lists(hub, monkeypatch):
-    from governance import selectors
+    from governance import score_records
 
-    monkeypatch.setattr(selectors, "FACTOR_RECORDS_LIMIT", 1)
+    monkeypatch.setattr(score_records, "FACTOR_RECORDS_LIMIT", 1)
     response = signed_in(hub["alice"]).get("/o/acme/scores/D_scale/")
     assert len(response.context["rows"]) == 1
     assert "Showing the first 1 of the 3 records" in response.content.decode()
