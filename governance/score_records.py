@@ -97,6 +97,16 @@ def _viewer_organization_ids(user: Viewer) -> set[int]:
     return set(organizations_of(user).values_list("pk", flat=True))
 
 
+def _in_scope(
+    records: QuerySet, organization: Organization | None, owner_field: str, visible: Q
+) -> tuple[QuerySet, int, int]:
+    """One organization's records (its members see them all), or the hub's split by what the viewer
+    may see: the records shown, how many there are in all, and how many are hidden."""
+    if organization is not None:
+        return _split_visible(records.filter(**{owner_field: organization}), None)
+    return _split_visible(records, visible)
+
+
 def _split_visible(records: QuerySet, visible: Q | None) -> tuple[QuerySet, int, int]:
     """The records the viewer may see, how many there are in all, and how many are hidden."""
     total = records.count()
@@ -139,9 +149,7 @@ def _run_url(run, viewer_organizations: set[int]) -> str:
 
 def _dataset_scale_records(window: Window, user: Viewer, organization: Organization | None) -> FactorRecords:
     datasets = datasets_annotated(window).select_related("organization")
-    if organization is not None:
-        datasets = datasets.filter(organization=organization)
-    shown, total, hidden = _split_visible(datasets, None if organization else _visible_datasets_q(user))
+    shown, total, hidden = _in_scope(datasets, organization, "organization", _visible_datasets_q(user))
     rows = [
         FactorRecord(
             dataset.full_name,
@@ -165,9 +173,7 @@ def _dataset_scale_records(window: Window, user: Viewer, organization: Organizat
 
 def _dataset_use_records(window: Window, user: Viewer, organization: Organization | None) -> FactorRecords:
     datasets = datasets_annotated(window).filter(shared=True).select_related("organization")
-    if organization is not None:
-        datasets = datasets.filter(organization=organization)
-    shown, total, hidden = _split_visible(datasets, None if organization else _visible_datasets_q(user))
+    shown, total, hidden = _in_scope(datasets, organization, "organization", _visible_datasets_q(user))
     rows = [
         FactorRecord(
             dataset.full_name,
@@ -306,10 +312,8 @@ def _policy_check_records(window: Window, user: Viewer, organization: Organizati
     checks = PolicyCheck.objects.filter(window.q("created_at"), organization__isnull=False).select_related(
         "organization", "model_version__model__organization"
     )
-    if organization is not None:
-        checks = checks.filter(organization=organization)
-    shown, total, hidden = _split_visible(
-        checks, None if organization else Q(organization_id__in=viewer_organizations)
+    shown, total, hidden = _in_scope(
+        checks, organization, "organization", Q(organization_id__in=viewer_organizations)
     )
     rows = [
         FactorRecord(
@@ -338,10 +342,11 @@ def _review_records(window: Window, user: Viewer, organization: Organization | N
         .filter(Q(decided_at__isnull=False) | Q(review_deadline__lt=timezone.now()))
         .select_related("model_version__model__organization")
     )
-    if organization is not None:
-        reviews = reviews.filter(model_version__model__organization=organization)
-    shown, total, hidden = _split_visible(
-        reviews, None if organization else _visible_models_q(user, "model_version__model")
+    shown, total, hidden = _in_scope(
+        reviews,
+        organization,
+        "model_version__model__organization",
+        _visible_models_q(user, "model_version__model"),
     )
     rows = [
         FactorRecord(
@@ -390,10 +395,8 @@ def _multi_organization_records(
         "base_version__model__organization",
         "pool__organization",
     )
-    if organization is not None:
-        runs = runs.filter(organization=organization)
-    shown, total, hidden = _split_visible(
-        runs, None if organization else Q(organization_id__in=viewer_organizations)
+    shown, total, hidden = _in_scope(
+        runs, organization, "organization", Q(organization_id__in=viewer_organizations)
     )
     rows = []
     for run in shown.order_by("-finished_at", "-pk")[:FACTOR_RECORDS_LIMIT]:
@@ -471,9 +474,7 @@ def _published_versions(window: Window, user: Viewer, organization: Organization
     versions = published_versions_annotated(window).select_related(
         "model__organization", "dataset_version__dataset__organization"
     )
-    if organization is not None:
-        versions = versions.filter(model__organization=organization)
-    return _split_visible(versions, None if organization else _visible_models_q(user, "model"))
+    return _in_scope(versions, organization, "model__organization", _visible_models_q(user, "model"))
 
 
 def _gain_records(window: Window, user: Viewer, organization: Organization | None) -> FactorRecords:
@@ -555,9 +556,7 @@ def _consumed_records(window: Window, user: Viewer, organization: Organization |
 
 def _model_use_records(window: Window, user: Viewer, organization: Organization | None) -> FactorRecords:
     models = published_models_annotated(window).select_related("organization")
-    if organization is not None:
-        models = models.filter(organization=organization)
-    shown, total, hidden = _split_visible(models, None if organization else _visible_models_q(user))
+    shown, total, hidden = _in_scope(models, organization, "organization", _visible_models_q(user))
     listed = list(shown.order_by("organization__slug", "slug")[:FACTOR_RECORDS_LIMIT])
     based_on: dict[int, list[str]] = {}
     for model_id, slug in (
