@@ -81,9 +81,10 @@ def multipart_parts(
     return parts
 
 
-def upload(port: int, token: str, directory: Path) -> tuple[int, bytes, float]:
+def upload(port: int, token: str, directory: Path, slug: str = "big") -> tuple[int, bytes, float, float]:
+    """POST the directory as a new model; (status, body, seconds to the answer, seconds to send it all)."""
     boundary = uuid.uuid4().hex
-    fields = {"organization": "bench", "slug": "big", "name": "Big", "license": "Apache-2.0"}
+    fields = {"organization": "bench", "slug": slug, "name": slug.title(), "license": "Apache-2.0"}
     parts = multipart_parts(directory, fields, boundary)
     closing = f"--{boundary}--\r\n".encode()
     length = sum(len(head) + (path.stat().st_size + 2 if path else 0) for head, path in parts) + len(closing)
@@ -104,9 +105,10 @@ def upload(port: int, token: str, directory: Path) -> tuple[int, bytes, float]:
                         progress.update(len(chunk))
                 connection.send(b"\r\n")
         connection.send(closing)
+        sent = time.perf_counter() - started
         response = connection.getresponse()
         body = response.read()
-    return response.status, body, time.perf_counter() - started
+    return response.status, body, time.perf_counter() - started, sent
 
 
 def memory_kib(pid: int, field: str) -> int:
@@ -191,7 +193,7 @@ def main() -> None:
         try:
             wait_for(port, server)
             idle_kib = memory_kib(server.pid, "VmRSS")
-            status, body, seconds = upload(port, token, checkpoint)
+            status, body, seconds, _sent = upload(port, token, checkpoint)
             peak_kib = memory_kib(server.pid, "VmHWM")
         finally:
             server.terminate()

@@ -8,6 +8,7 @@ records over the whole hub).
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
@@ -457,3 +458,25 @@ def version_objective(version: ModelVersion) -> dict[str, Any] | None:
         "missing": objective.get("missing", []),
         "report": report.pk,
     }
+
+
+# Window length in days → (monotonic time it expires, scores per organization, hub scores).
+_recent: dict[int, tuple[float, dict[int, Scores], Scores]] = {}
+
+
+def recent_scores(window: Window) -> tuple[dict[int, Scores], Scores]:
+    """``organization_scores`` and ``hub_scores`` of ``window``. With AGORA_SCORES_CACHE_SECONDS, a result
+    for a window of the same length computed that recently in this process is answered instead: the
+    scores read every run, report and download of the hub (a second or more at full size), and they
+    change little in a minute. Kept in the process, not the cache: unpickling a thousand organizations'
+    scores on every request costs a tenth of a second."""
+    seconds = settings.AGORA_SCORES_CACHE_SECONDS
+    if seconds <= 0:
+        _recent.clear()
+    elif (kept := _recent.get(window.days)) is not None and kept[0] > time.monotonic():
+        return kept[1], kept[2]
+    per_organization = organization_scores(window)
+    hub = hub_scores(window, per_organization=per_organization)
+    if seconds > 0:
+        _recent[window.days] = (time.monotonic() + seconds, per_organization, hub)
+    return per_organization, hub

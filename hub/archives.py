@@ -3,8 +3,10 @@
 Nothing in the archive is trusted: member names are checked with ``validate_file_name`` (no ``..``,
 absolute paths, backslashes, control characters or over-long names), only regular files and
 folders are accepted (no links or devices), and the member count, the total size written and its
-ratio to the archive's size are limited while extracting, whatever the headers claim. Each file is
-hashed while it is written, so the blob store does not read it again.
+ratio to the archive's size are limited while extracting, whatever the headers claim. Nothing is held
+in memory whole either: a zip's member count is read from its end record before its directory is
+parsed, and a tar's extended headers (long names, pax records), which tarfile reads into memory, are
+bounded. Each file is hashed while it is written, so the blob store does not read it again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ from django.core.exceptions import ValidationError
 from hub.paths import validate_file_name
 
 CHUNK_SIZE = 1024 * 1024
+# A pax record or a GNU long name is a few hundred bytes; tarfile reads the whole header into memory.
+MAX_TAR_EXTENDED_HEADER = 1024 * 1024
+TAR_EXTENDED_HEADER_TYPES = {
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,18 @@ class _Member:
     is_dir: bool
     size: int
     open: Callable[[], BinaryIO] | None
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses an extended header too large to be one before tarfile reads it into memory."""
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in TAR_EXTENDED_HEADER_TYPES and self.size > MAX_TAR_EXTENDED_HEADER:
+            raise _refuse(
+                f"an extended header (long name or pax record) of {self.size} bytes is larger than the "
+                f"{MAX_TAR_EXTENDED_HEADER} allowed"
+            )
+        return super()._proc_member(tarfile_)
 
 
 def _tar_members(archive: tarfile.TarFile) -> Iterator[_Member]:
@@ -120,14 +143,24 @@ def extract_archive(path: Path, destination: Path, limits: ArchiveLimits | None 
     budget = min(limits.max_bytes, path.stat().st_size * limits.max_ratio)
     try:
         if zipfile.is_zipfile(path):
+            if _zip_entry_count(path) > limits.max_members:
+                raise _refuse(f"the archive has more than {limits.max_members} members")
             with zipfile.ZipFile(path) as archive:
                 if len(archive.infolist()) > limits.max_members:
                     raise _refuse(f"the archive has more than {limits.max_members} members")
                 return _extract(_zip_members(archive), destination, limits, budget)
-        with tarfile.open(path, mode="r:*") as archive:
+        with tarfile.open(path, mode="r:*", tarinfo=_BoundedTarInfo) as archive:
             return _extract(_tar_members(archive), destination, limits, budget)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise _refuse(f"not a valid .tar, .tar.gz or .zip archive: {exc}") from None
+
+
+def _zip_entry_count(path: Path) -> int:
+    """The member count a zip's end record declares, read without parsing its central directory
+    (zipfile builds an object per entry, so a million declared entries would cost memory first)."""
+    with open(path, "rb") as handle:
+        end_record = zipfile._EndRecData(handle)  # the standard library's own reader
+    return end_record[zipfile._ECD_ENTRIES_TOTAL] if end_record else 0
 
 
 def _extract(members: Iterator[_Member], destination: Path, limits: ArchiveLimits, budget: int) -> dict:

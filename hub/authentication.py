@@ -1,10 +1,14 @@
-"""``Authorization: Bearer <token>`` with personal access tokens (``Token <token>`` is accepted too)."""
+"""``Authorization: Bearer <token>`` with personal access tokens (``Token <token>`` is accepted too).
+
+A client address that has failed too many token authentications is answered 429 before any lookup.
+"""
 
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from hub import ratelimit
 from hub.services.tokens import TokenError, authenticate_token
 
 
@@ -18,8 +22,13 @@ class AccessTokenAuthentication(authentication.BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
         try:
+            ratelimit.check_token_failures(request)
+        except ratelimit.TooManyFailedTokens as exc:
+            raise exceptions.Throttled(wait=exc.retry_after, detail=str(exc)) from None
+        try:
             token = authenticate_token(header[1].decode())
         except (TokenError, UnicodeDecodeError) as exc:
+            ratelimit.record_token_failure(request)
             raise exceptions.AuthenticationFailed(str(exc)) from None
         # Carry the token's organization restriction to the permission layer (hub.permissions).
         token.user.token_organization_id = token.organization_id

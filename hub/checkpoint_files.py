@@ -34,8 +34,11 @@ TOKENIZER_FILES = {
     "spiece.model",
     "sentencepiece.bpe.model",
 }
-PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
-MAX_HEADER_BYTES = 100 * 1024 * 1024
+# Formats that unpickle (run code) when loaded: PyTorch, joblib and dill files.
+PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".dill"}
+# Headers of real checkpoints are kilobytes (a large model's shard: well under 1 MiB); a larger one
+# would only make the server read and parse it whole.
+MAX_HEADER_BYTES = 16 * 1024 * 1024
 DTYPE_BYTES = {
     "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
     "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8,
@@ -59,33 +62,64 @@ class CheckpointInfo:
 
 
 def read_safetensors_header(path: Path) -> dict:
-    """Return the header dict of a safetensors file; raise ValueError when it is malformed."""
+    """Return the header dict of a safetensors file; raise ValueError when it is malformed.
+
+    Only the header is read (at most MAX_HEADER_BYTES), and it must describe the data exactly as the
+    safetensors loader will: known dtypes, non-negative integer shapes whose size matches the byte
+    range, and ranges that tile the data section without gaps, overlaps or bytes past the end.
+    """
     size = path.stat().st_size
     with open(path, "rb") as handle:
         prefix = handle.read(8)
         if len(prefix) != 8:
             raise ValueError("the file is shorter than a safetensors header")
         (length,) = struct.unpack("<Q", prefix)
-        if length > min(MAX_HEADER_BYTES, size - 8):
-            raise ValueError(f"the header length {length} does not fit the file")
+        if length > MAX_HEADER_BYTES:
+            raise ValueError(
+                f"the header length {length} is larger than the {MAX_HEADER_BYTES} bytes allowed"
+            )
+        if length > size - 8:
+            raise ValueError(f"the header length {length} does not fit the file of {size} bytes")
         try:
             header = json.loads(handle.read(length))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise ValueError("the header is not valid JSON") from None
     if not isinstance(header, dict):
         raise ValueError("the header is not a JSON object")
     data_size = size - 8 - length
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
-            raise ValueError(f"tensor {name!r} lacks dtype, shape or data_offsets")
-        dtype, shape, (start, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in DTYPE_BYTES:
-            raise ValueError(f"tensor {name!r} has an unknown dtype {dtype!r}")
-        if not (0 <= start <= end <= data_size) or (end - start) != math.prod(shape) * DTYPE_BYTES[dtype]:
-            raise ValueError(f"tensor {name!r} has offsets that do not match its shape and the file size")
+    ranges = sorted(
+        (_tensor_range(name, entry), name) for name, entry in header.items() if name != "__metadata__"
+    )
+    position = 0
+    for (start, end), name in ranges:
+        if start != position:
+            problem = "overlaps another tensor" if start < position else "leaves a gap before it"
+            raise ValueError(f"tensor {name!r} {problem} (its data starts at {start}, not {position})")
+        position = end
+    if position != data_size:
+        raise ValueError(f"the tensors cover {position} bytes of data, but the file holds {data_size}")
     return header
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _tensor_range(name: str, entry: object) -> tuple[int, int]:
+    """The (start, end) byte range of one tensor, checked against its dtype and shape."""
+    if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
+        raise ValueError(f"tensor {name!r} lacks dtype, shape or data_offsets")
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
+        raise ValueError(f"tensor {name!r} has an unknown dtype {dtype!r}")
+    if not isinstance(shape, list) or not all(_is_count(dim) for dim in shape):
+        raise ValueError(f"tensor {name!r} has a shape that is not a list of non-negative integers")
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_count(o) for o in offsets):
+        raise ValueError(f"tensor {name!r} has data_offsets that are not two non-negative integers")
+    start, end = offsets
+    if end < start or end - start != math.prod(shape) * DTYPE_BYTES[dtype]:
+        raise ValueError(f"tensor {name!r} has offsets that do not match its dtype and shape")
+    return start, end
 
 
 def summarize_weights(paths: list[Path]) -> SafetensorsSummary:

@@ -20,14 +20,17 @@ def request_channel(path: str) -> str:
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or the first X-Forwarded-For address behind a proxy the settings say to trust.
+    """REMOTE_ADDR, or behind proxies the settings say to trust, the address the outermost of them saw.
 
-    The header is anyone's to write, so it counts only when AGORA_TRUST_X_FORWARDED_FOR is on.
+    Each proxy appends the address it received the request from to X-Forwarded-For, so only the last
+    AGORA_TRUSTED_PROXY_COUNT entries were written by trusted hands: the entry that many places from the
+    right is the client. Anything to its left is the client's own to forge, and is never read.
     """
     if settings.AGORA_TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip()
-        if forwarded:
-            return forwarded
+        forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [entry for entry in forwarded if entry]
+        if len(forwarded) >= settings.AGORA_TRUSTED_PROXY_COUNT:
+            return forwarded[-settings.AGORA_TRUSTED_PROXY_COUNT]
     return request.META.get("REMOTE_ADDR") or None
 
 

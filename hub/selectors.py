@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from hub.models import (
@@ -47,10 +48,16 @@ def datasets_visible_to(user: Viewer) -> QuerySet[Dataset]:
 
 
 def models_visible_to(user: Viewer) -> QuerySet[RegisteredModel]:
+    # Subqueries, not a join grouped by model: PostgreSQL computes them for the rows of the page only,
+    # and counting the models (every page does) needs no join with their versions.
+    versions = ModelVersion.objects.filter(model=OuterRef("pk")).order_by().values("model")
     return (
         RegisteredModel.objects.filter(artifact_visible_q(user, RegisteredModel))
         .select_related("organization")
-        .annotate(version_count=Count("versions"), latest_version=Max("versions__number"))
+        .annotate(
+            version_count=Coalesce(Subquery(versions.annotate(n=Count("pk")).values("n")), 0),
+            latest_version=Subquery(versions.annotate(top=Max("number")).values("top")),
+        )
     )
 
 

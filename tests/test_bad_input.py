@@ -52,3 +52,10 @@ def test_datasheet_put_bad(owner, organization, api_client_for, dataset_version)
     for body in ({"motivation": 5}, ["x"], {"unknown": "x"}, {"motivation": "x" * 30000}):
         r = client.put(f"/api/v1/datasets/{dataset_version.dataset_id}/datasheet/", body, format="json")
         assert r.status_code < 500, (body, r.content[:300])
+
+
+def test_a_nul_in_a_looked_up_slug_is_a_400(owner, organization, api_client_for):
+    # PostgreSQL refuses NUL even in a lookup; SQLite finds nothing: a 400 on both.
+    client = api_client_for(owner)
+    response = client.post("/api/v1/pools/", {"organization": "ac\x00me", "slug": "gpu"}, format="multipart")
+    assert response.status_code == 400, response.content[:300]

@@ -6,10 +6,18 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from governance.models import AccessRequest, AuditEvent, EvaluationReport, JobStatus, Policy, PolicyVersion
+from governance.models import (
+    AccessRequest,
+    AuditEvent,
+    EvaluationReport,
+    JobStatus,
+    Policy,
+    PolicyCheck,
+    PolicyVersion,
+)
 from hub.models import AccessToken, Dataset, DatasetVersion, ModelVersion, RegisteredModel, Role, Visibility
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-from training.models import ComputePool, FineTuneRun
+from training.models import ComputePool, FineTuneRun, RunMetric
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +51,9 @@ ENDPOINTS = [
     "/api/v1/dataset-versions/",
     "/api/v1/models/",
     "/api/v1/runs/",
+    "/api/v1/runs/?status=succeeded&ordering=finished_at",
+    "/api/v1/models/?search=item",
+    "/api/v1/model-versions/?origin=run",
     "/api/v1/access-requests/",
     "/api/v1/audit-events/",
 ]
@@ -84,10 +95,23 @@ def add_rows(acme, owner, start: int, stop: int) -> None:
             queue=ComputePool.queue_for("acme", f"pool-{number}"), created_by=owner,
         )  # fmt: skip
         pool.shared_with.add(other)
-        FineTuneRun.objects.create(
+        # A run with everything its serializer reads: a policy check, an output model and version.
+        check = PolicyCheck.objects.create(
+            context=PolicyCheck.Context.RUN, outcome=PolicyCheck.Outcome.ALLOWED, organization=acme,
+            reasons=[{"code": "ok", "message": "allowed"}],
+        )  # fmt: skip
+        output = ModelVersion.objects.create(
+            model=model, number=2, origin="run", labels=["a", "b"], created_by=owner,
+            base_version=version, dataset_version=data_version,
+        )  # fmt: skip
+        run = FineTuneRun.objects.create(
             organization=acme, created_by=owner, base_version=version, dataset_version=data_version,
             status=FineTuneRun.Status.SUCCEEDED, queue=pool.queue, pool=pool, accelerator_seconds=5.0,
+            policy_check=check, output_model=model, output_version=output,
         )  # fmt: skip
+        RunMetric.objects.bulk_create(
+            RunMetric(run=run, step=step, name="loss", value=1 / step) for step in range(1, 4)
+        )
         EvaluationReport.objects.create(
             model_version=version, dataset_version=data_version, split="test", status=JobStatus.SUCCEEDED,
             accuracy=0.8, requested_by=owner,

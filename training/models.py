@@ -118,7 +118,15 @@ class FineTuneRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["organization", "-created_at"])]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            # The run lists filter by status, newest first: for all runs (a superuser) and per organization.
+            # The id completes the order and lets a page's keys be read from the index alone, deep pages too.
+            models.Index(fields=["status", "-created_at", "-id"], name="run_status_newest"),
+            models.Index(
+                fields=["organization", "status", "-created_at", "-id"], name="run_org_status_newest"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"

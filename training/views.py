@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from hub import selectors as hub_selectors
+from hub.access import signed_in
 from hub.forms import add_service_errors
 from hub.models import Organization
 from hub.permissions import can_administer, can_view_organization
@@ -18,7 +18,7 @@ from training.forms import EvaluationForm, PoolForm, PoolShareForm, RunForm
 from training.models import ComputePool
 
 
-@login_required
+@signed_in
 def dashboard(request):
     user = request.user
     context = {
@@ -30,7 +30,7 @@ def dashboard(request):
     return render(request, "training/dashboard.html", context)
 
 
-@login_required
+@signed_in
 def run_list(request):
     runs = selectors.runs_visible_to(request.user)
     status = request.GET.get("status", "")
@@ -43,7 +43,7 @@ def run_list(request):
     return render(request, "training/run_list.html", context)
 
 
-@login_required
+@signed_in
 def run_create(request):
     user = request.user
     form = RunForm(
@@ -81,7 +81,7 @@ def run_create(request):
     return render(request, "training/run_form.html", {"form": form})
 
 
-@login_required
+@signed_in
 def evaluation_create(request):
     user = request.user
     form = EvaluationForm(
@@ -112,14 +112,14 @@ def evaluation_create(request):
     return render(request, "training/evaluation_form.html", {"form": form})
 
 
-@login_required
+@signed_in
 def run_detail(request, pk):
     run = get_object_or_404(selectors.runs_visible_to(request.user), pk=pk)
     context = {"run": run, "max_attempts": settings.AGORA_RUN_MAX_ATTEMPTS}
     return render(request, "training/run_detail.html", context)
 
 
-@login_required
+@signed_in
 @require_POST
 def run_cancel(request, pk):
     run = get_object_or_404(selectors.runs_visible_to(request.user), pk=pk)
@@ -132,7 +132,7 @@ def run_cancel(request, pk):
     return redirect(run)
 
 
-@login_required
+@signed_in
 def pool_list(request, org):
     """The organization's compute pools and what they spent, with forms to add and share them."""
     organization = get_object_or_404(Organization, slug=org)
@@ -181,10 +181,12 @@ def _share_form(pool: ComputePool, data=None, others: list[Organization] | None 
     return form
 
 
-@login_required
+@signed_in
 @require_POST
 def pool_share(request, org, slug):
-    pool = get_object_or_404(ComputePool, organization__slug=org, slug=slug)
+    # Pools are the organization's business: to anyone else an existing one answers like a missing one.
+    own_pools = ComputePool.objects.filter(organization__in=hub_selectors.organizations_of(request.user))
+    pool = get_object_or_404(own_pools, organization__slug=org, slug=slug)
     form = _share_form(pool, request.POST)
     if form.is_valid():
         services.share_pool(user=request.user, pool=pool, **form.cleaned_data)

@@ -48,9 +48,10 @@ class AccessRequestSerializer(_ArtifactFields, serializers.ModelSerializer):
     intended_use = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="Declared use tags."
     )
-    requested_by = serializers.StringRelatedField(help_text="Username of who asked.")
+    requested_by = serializers.StringRelatedField(allow_null=True, help_text="Username of who asked.")
     decided_by = serializers.StringRelatedField(
-        help_text="Username of who approved, refused or withdrew it; empty for an automatic refusal."
+        allow_null=True,
+        help_text="Username of who approved, refused or withdrew it; null for an automatic refusal.",
     )
     reason = serializers.CharField(
         read_only=True, help_text="Why it was approved or refused (the policy's reasons when automatic)."
@@ -123,8 +124,10 @@ class AccessGrantSerializer(_ArtifactFields, serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(
         slug_field="slug", read_only=True, help_text="The organization that may use the artifact."
     )
-    granted_by = serializers.StringRelatedField(help_text="Username of who approved or listed it.")
-    revoked_by = serializers.StringRelatedField(help_text="Username of who revoked it.")
+    granted_by = serializers.StringRelatedField(
+        allow_null=True, help_text="Username of who approved or listed it."
+    )
+    revoked_by = serializers.StringRelatedField(allow_null=True, help_text="Username of who revoked it.")
     active = serializers.BooleanField(read_only=True, help_text="False once revoked.")
 
     class Meta:

@@ -121,6 +121,13 @@ class ModelCardViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         return model_versions_visible_to(self.request.user)
 
+    def handle_exception(self, exc):
+        # The README's errors are JSON like every other error of the API, not JSON labelled Markdown.
+        if self.action == "readme":
+            self.request.accepted_renderer = renderers.JSONRenderer()
+            self.request.accepted_media_type = renderers.JSONRenderer.media_type
+        return super().handle_exception(exc)
+
     def _card_response(self, version: ModelVersion) -> Response:
         card = cards.card_of(version, self.request.user, base_url=_site_url(self.request))
         return Response(ModelCardSerializer(card_body(card)).data)

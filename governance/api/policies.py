@@ -138,7 +138,7 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
     allowed_uses = serializers.ListField(child=serializers.CharField(), read_only=True)
     prohibited_uses = serializers.ListField(child=serializers.CharField(), read_only=True)
     listed_organizations = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    created_by = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = PolicyVersion
@@ -164,7 +164,7 @@ class PolicyHistoryEntrySerializer(PolicyVersionSerializer):
 
 class PolicySerializer(serializers.ModelSerializer):
     organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField(allow_null=True)
     url = serializers.SerializerMethodField(help_text="The policy's page.")
     current_version = serializers.SerializerMethodField(help_text="The version in force: the latest.")
     datasets = serializers.SerializerMethodField(help_text="Datasets it governs that you can see (org/slug).")

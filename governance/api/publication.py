@@ -13,6 +13,7 @@ from governance.models import PublicationRequest
 from governance.policy_engine import USE_TAGS
 from governance.services.publication import deprecate_version, request_publication
 from hub.api.permissions import TokenScope, require_token_organization
+from hub.api.serializers import VisiblePrimaryKeyRelatedField
 from hub.models import ModelVersion
 from hub.selectors import model_versions_visible_to
 
@@ -23,8 +24,8 @@ class PublicationRequestSerializer(serializers.ModelSerializer):
     version_status = serializers.CharField(source="model_version.status")
     reasons = serializers.JSONField(source="policy_check.reasons", help_text="The policy engine's reasons.")
     obligations = serializers.SerializerMethodField(help_text="Attribution to give, restrictions to carry.")
-    requested_by = serializers.StringRelatedField()
-    reviewer = serializers.StringRelatedField()
+    requested_by = serializers.StringRelatedField(allow_null=True)
+    reviewer = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = PublicationRequest
@@ -40,7 +41,11 @@ class PublicationRequestSerializer(serializers.ModelSerializer):
 
 
 class PublicationCreateSerializer(serializers.Serializer):
-    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
+    model_version = VisiblePrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.all(),
+        visible_to=model_versions_visible_to,
+        missing="no such model version, or you may not read it",
+    )
     intended_use = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(USE_TAGS)), required=False, default=list
     )
@@ -48,7 +53,11 @@ class PublicationCreateSerializer(serializers.Serializer):
 
 
 class DeprecateSerializer(serializers.Serializer):
-    model_version = serializers.PrimaryKeyRelatedField(queryset=ModelVersion.objects.all())
+    model_version = VisiblePrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.all(),
+        visible_to=model_versions_visible_to,
+        missing="no such model version, or you may not read it",
+    )
     reason = serializers.CharField(help_text="Why the version should no longer be used.")
 
 
@@ -73,7 +82,7 @@ class PublicationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
 
     @extend_schema(request=PublicationCreateSerializer, responses={201: PublicationRequestSerializer})
     def create(self, request, *args, **kwargs):
-        incoming = PublicationCreateSerializer(data=request.data)
+        incoming = PublicationCreateSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         version = self._visible_version(data["model_version"])
@@ -87,7 +96,7 @@ class PublicationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     @action(detail=False, methods=["post"])
     def deprecate(self, request):
         """Deprecate a published version with a reason (organization admins); returns its requests."""
-        incoming = DeprecateSerializer(data=request.data)
+        incoming = DeprecateSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         version = self._visible_version(incoming.validated_data["model_version"])
         deprecate_version(user=request.user, version=version, reason=incoming.validated_data["reason"])

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.filters import OrderingFilter
@@ -24,8 +25,7 @@ from governance.score_records import SCORE_WINDOW_MAX_DAYS, SCORE_WINDOW_MIN_DAY
 from governance.scores import (
     Scores,
     Window,
-    hub_scores,
-    organization_scores,
+    recent_scores,
     version_objective,
     window_ending,
 )
@@ -169,7 +169,7 @@ class HubScoresView(APIView):
 
     @extend_schema(parameters=[DAYS_PARAMETER], responses={200: ScoresSerializer}, operation_id="scores_hub")
     def get(self, request: Request) -> Response:
-        scores = hub_scores(_window(request))
+        scores = recent_scores(_window(request))[1]
         return Response(_scores_payload(scores, None))
 
 
@@ -192,7 +192,7 @@ class OrganizationScoresView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         organization = _viewable_organization(request.user, slug)
-        scores = organization_scores(_window(request))[organization.pk]
+        scores = recent_scores(_window(request))[0][organization.pk]
         return Response(_scores_payload(scores, organization))
 
 
@@ -223,11 +223,24 @@ class ModelVersionObjectiveView(APIView):
         return Response({"model_version": version.pk, "name": str(version), **objective})
 
 
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+class IdFilter(django_filters.NumberFilter):
+    """A record id: a whole number the database can hold (a decimal such as 1e46 reached the query and
+    failed there with a 500)."""
+
+    field_class = forms.IntegerField
+
+
 class ScoreSnapshotFilter(django_filters.FilterSet):
     organization = django_filters.CharFilter(field_name="organization__slug", help_text="Organization slug.")
     score = django_filters.ChoiceFilter(choices=[("E", "E"), ("C", "C"), ("F", "F")])
     scope = django_filters.ChoiceFilter(choices=ScoreSnapshot.Scope.choices)
-    model_version = django_filters.NumberFilter(field_name="model_version_id", help_text="Model version id.")
+    model_version = IdFilter(
+        field_name="model_version_id", min_value=1, max_value=MAX_ID, help_text="Model version id."
+    )
     since = django_filters.DateFilter(
         field_name="date", lookup_expr="gte", help_text="On or after, YYYY-MM-DD."
     )

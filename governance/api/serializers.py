@@ -10,7 +10,7 @@ class EvaluationReportSerializer(serializers.ModelSerializer):
     model_version_id = serializers.IntegerField()
     dataset_version = serializers.StringRelatedField()
     dataset_version_id = serializers.IntegerField()
-    requested_by = serializers.StringRelatedField()
+    requested_by = serializers.StringRelatedField(allow_null=True)
     governance_score = serializers.FloatField(
         allow_null=True, help_text="1 − F; null when F is n/a.", read_only=True
     )

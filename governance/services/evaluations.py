@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from governance.metrics import classification
-from governance.metrics.calibration import calibration_report
-from governance.metrics.fairness import fairness_report
 from governance.metrics.membership import loss_threshold_attack
 from governance.metrics.objective import Weights, leakage_risk, objective
 from governance.metrics.pii import scan_records
@@ -92,6 +92,26 @@ def start_report(report_id: int) -> EvaluationReport | None:
         return report
 
 
+def note_report_sent(report_id: int) -> None:
+    """Record that the report's task reached the broker (a lost message is sent again from then on)."""
+    EvaluationReport.objects.filter(pk=report_id, status=JobStatus.QUEUED).update(sent_at=timezone.now())
+
+
+def unclaimed_reports(*, now, sent_before) -> list[tuple[int, str]]:
+    """(id, queue) of queued reports never sent, or last sent before ``sent_before`` and not taken since.
+
+    A report is sent right after the transaction that creates it commits: one unsent for a minute
+    met a broker that was down.
+    """
+    unsent_since = now - timedelta(minutes=1)
+    queued = EvaluationReport.objects.filter(status=JobStatus.QUEUED)
+    return list(
+        queued.filter(Q(sent_at__isnull=True, created_at__lt=unsent_since) | Q(sent_at__lt=sent_before))
+        .order_by("pk")
+        .values_list("pk", "queue")
+    )
+
+
 def fail_report(report: EvaluationReport, error: str) -> None:
     EvaluationReport.objects.filter(pk=report.pk).update(
         status=JobStatus.FAILED, error=error[:4000], finished_at=timezone.now()
@@ -138,6 +158,11 @@ def positive_label(labels: Sequence[str]) -> str | None:
 
 def score(predictions: Predictions, group_field: str) -> dict[str, Any]:
     """Task metrics, fairness δ and calibration ε of one set of predictions."""
+    # scikit-learn, fairlearn and the pandas/scipy they pull in weigh ~150 MB: only workers scoring
+    # predictions load them, never a web process that merely imports the services.
+    from governance.metrics.calibration import calibration_report
+    from governance.metrics.fairness import fairness_report
+
     labels, y_true, y_pred = predictions.labels, predictions.y_true, predictions.y_pred
     per_class = classification.per_class_scores(y_true, y_pred, labels)
     task = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,6 +26,7 @@ from governance.services.access import (
     withdraw_access_request,
 )
 from hub import selectors as hub_selectors
+from hub.access import signed_in
 from hub.forms import add_service_errors, preselect_single
 from hub.models import Dataset, Organization, RegisteredModel
 from hub.permissions import can_administer, can_view_organization, can_write
@@ -89,7 +89,7 @@ def _visible_artifact(request: HttpRequest, org: str, slug: str, kind: str) -> D
     return hub_selectors.get_model(request.user, org, slug)
 
 
-@login_required
+@signed_in
 def request_access_page(request: HttpRequest, org: str, slug: str, kind: str) -> HttpResponse:
     artifact = _visible_artifact(request, org, slug, kind)
     organizations = hub_selectors.writable_organizations(request.user).exclude(pk=artifact.organization_id)
@@ -169,12 +169,12 @@ def _inbox(
     return render(request, "governance/access_inbox.html", context)
 
 
-@login_required
+@signed_in
 def access_inbox(request: HttpRequest, org: str) -> HttpResponse:
     return _inbox(request, _member_organization(request, org))
 
 
-@login_required
+@signed_in
 @require_POST
 def access_decide(request: HttpRequest, org: str, pk: int) -> HttpResponse:
     organization = get_object_or_404(Organization, slug=org)
@@ -201,7 +201,7 @@ def access_decide(request: HttpRequest, org: str, pk: int) -> HttpResponse:
     return _inbox(request, organization, decision_forms={pk: form})
 
 
-@login_required
+@signed_in
 @require_POST
 def access_withdraw(request: HttpRequest, org: str, pk: int) -> HttpResponse:
     organization = get_object_or_404(Organization, slug=org)
@@ -215,7 +215,7 @@ def access_withdraw(request: HttpRequest, org: str, pk: int) -> HttpResponse:
     return redirect("governance:access-inbox", org=organization.slug)
 
 
-@login_required
+@signed_in
 @require_POST
 def grant_revoke(request: HttpRequest, org: str, pk: int) -> HttpResponse:
     organization = get_object_or_404(Organization, slug=org)

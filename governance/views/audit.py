@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 from django import forms
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from governance import audit
 from governance.selectors import audit_events_visible_to, filter_audit_events
+from hub.access import signed_in
 from hub.models import Organization
 from hub.permissions import can_administer, can_view_organization
 
@@ -57,7 +57,7 @@ def _after(day: datetime.date | None) -> datetime.date | None:
         return None
 
 
-@login_required
+@signed_in
 def audit_log(request: HttpRequest, org: str) -> HttpResponse:
     """Every change recorded in the organization, newest first; filters that fail to parse are shown
     as form errors and left out."""

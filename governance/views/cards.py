@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from governance import cards
 from governance.forms import ModelCardForm
 from governance.services import update_model_card
+from hub.access import public, signed_in
 from hub.forms import add_service_errors
 from hub.models import ModelVersion
 from hub.permissions import can_write
@@ -27,6 +27,7 @@ def site_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
 
 
+@public
 def card_page(request: HttpRequest, org: str, slug: str, number: int) -> HttpResponse:
     version = _visible_version(request, org, slug, number)
     context = {
@@ -38,7 +39,7 @@ def card_page(request: HttpRequest, org: str, slug: str, number: int) -> HttpRes
     return render(request, "governance/card.html", context)
 
 
-@login_required
+@signed_in
 def card_edit(request: HttpRequest, org: str, slug: str, number: int) -> HttpResponse:
     version = _visible_version(request, org, slug, number)
     if not can_write(request.user, version.model.organization):
@@ -57,6 +58,7 @@ def card_edit(request: HttpRequest, org: str, slug: str, number: int) -> HttpRes
     return render(request, "governance/card_form.html", context)
 
 
+@public
 def card_readme(request: HttpRequest, org: str, slug: str, number: int) -> HttpResponse:
     version = _visible_version(request, org, slug, number)
     card = cards.card_of(version, request.user, base_url=site_url(request))

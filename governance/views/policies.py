@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -30,6 +29,7 @@ from governance.services.policies import (
     detach_policy,
 )
 from hub import selectors as hub_selectors
+from hub.access import public, signed_in
 from hub.forms import add_service_errors
 from hub.models import Dataset, Organization, RegisteredModel
 from hub.permissions import can_administer
@@ -143,6 +143,7 @@ def _error_text(error: ValidationError) -> str:
     )
 
 
+@public
 def policy_list(request: HttpRequest, org: str) -> HttpResponse:
     organization = get_object_or_404(Organization, slug=org)
     policies = (
@@ -156,7 +157,7 @@ def policy_list(request: HttpRequest, org: str) -> HttpResponse:
     return render(request, "governance/policy_list.html", context)
 
 
-@login_required
+@signed_in
 def policy_create(request: HttpRequest, org: str) -> HttpResponse:
     organization = get_object_or_404(Organization, slug=org)
     _require_admin(request, organization)
@@ -180,6 +181,7 @@ def policy_create(request: HttpRequest, org: str) -> HttpResponse:
     return render(request, "governance/policy_form.html", context)
 
 
+@public
 def policy_detail(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     policy = _visible_policy(request, org, slug)
     history = policy_history(policy)
@@ -206,7 +208,7 @@ def policy_detail(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     return render(request, "governance/policy_detail.html", context)
 
 
-@login_required
+@signed_in
 def policy_version_create(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     policy = _visible_policy(request, org, slug)
     _require_admin(request, policy.organization)
@@ -230,7 +232,7 @@ def policy_version_create(request: HttpRequest, org: str, slug: str) -> HttpResp
     return render(request, "governance/policy_form.html", context)
 
 
-@login_required
+@signed_in
 @require_POST
 def policy_attach(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     """Attach the policy to one of its organization's datasets or models ("dataset:<slug>")."""
@@ -253,7 +255,7 @@ def policy_attach(request: HttpRequest, org: str, slug: str) -> HttpResponse:
     return redirect(policy)
 
 
-@login_required
+@signed_in
 @require_POST
 def artifact_policy(request: HttpRequest, org: str, slug: str, kind: str) -> HttpResponse:
     """Attach one of the organization's policies to a dataset or a model, or detach its policy."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_POST
 from governance.models import PublicationRequest
 from governance.services.publication import deprecate_version, request_publication
 from hub import selectors as hub_selectors
+from hub.access import signed_in
 
 
 def _version(request: HttpRequest, org: str, slug: str, number: int):
@@ -25,7 +25,7 @@ def _errors(error: ValidationError) -> str:
     return "; ".join(f"{field}: {', '.join(texts)}" for field, texts in error.message_dict.items())
 
 
-@login_required
+@signed_in
 @require_POST
 def publication_request(request: HttpRequest, org: str, slug: str, number: int) -> HttpResponse:
     version = _version(request, org, slug, number)
@@ -49,7 +49,7 @@ def publication_request(request: HttpRequest, org: str, slug: str, number: int) 
     return redirect(version)
 
 
-@login_required
+@signed_in
 @require_POST
 def version_deprecate(request: HttpRequest, org: str, slug: str, number: int) -> HttpResponse:
     version = _version(request, org, slug, number)

@@ -1,14 +1,14 @@
 """Evaluation report pages: what a reviewer reads before publishing a version."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from governance.metrics.pii import PII_TITLES
 from governance.selectors import reports_visible_to
+from hub.access import signed_in
 
 
-@login_required
+@signed_in
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_object_or_404(reports_visible_to(request.user), pk=pk)
     body = report.report or {}

@@ -12,7 +12,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -28,7 +27,8 @@ from governance.score_records import (
     FactorRecords,
     factor_records,
 )
-from governance.scores import Scores, Window, hub_scores, organization_scores, window_ending
+from governance.scores import Scores, Window, hub_scores, organization_scores, recent_scores, window_ending
+from hub.access import signed_in
 from hub.models import Organization
 from hub.permissions import Viewer, can_view_organization
 from hub.selectors import organizations_of
@@ -328,11 +328,10 @@ def _scores_context(scores: Scores, organization: Organization | None, days: int
     }
 
 
-@login_required
+@signed_in
 def hub_scores_page(request: HttpRequest) -> HttpResponse:
     window, days = _window(request)
-    per_organization = organization_scores(window)
-    scores = hub_scores(window, per_organization=per_organization)
+    per_organization, scores = recent_scores(window)
     context = _scores_context(scores, None, days)
     records_url = _records_url(None, days)
     context["organizations"] = [
@@ -347,11 +346,11 @@ def hub_scores_page(request: HttpRequest) -> HttpResponse:
     return render(request, "governance/scores.html", context)
 
 
-@login_required
+@signed_in
 def organization_scores_page(request: HttpRequest, org: str) -> HttpResponse:
     organization = _viewable_organization(request.user, org)
     window, days = _window(request)
-    scores = organization_scores(window)[organization.pk]
+    scores = recent_scores(window)[0][organization.pk]
     return render(request, "governance/scores.html", _scores_context(scores, organization, days))
 
 
@@ -376,7 +375,7 @@ def fact_text(value: Any) -> str:
     return str(value)
 
 
-@login_required
+@signed_in
 def factor_records_page(request: HttpRequest, factor: str, org: str | None = None) -> HttpResponse:
     if factor not in SCORE_FACTOR_KEYS:
         raise Http404("No such factor.")

@@ -120,6 +120,7 @@ class DatasetViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
 class DatasetVersionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.DatasetVersionSerializer
+    permission_classes = [IsAuthenticatedOrReadOnly, TokenScope]
     filterset_fields = {"dataset": ["exact"], "dataset__organization__slug": ["exact"]}
 
     def get_queryset(self):

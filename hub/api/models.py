@@ -98,10 +98,13 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelView
         request=serializers.ModelAliasMoveSerializer,
         responses={200: serializers.ModelAliasSerializer},
     )
+    # The aliases come as one list: neither paginated nor filtered.
     @action(
         detail=True,
         methods=["get", "post"],
         parser_classes=[parsers.JSONParser, parsers.FormParser, parsers.MultiPartParser],
+        pagination_class=None,
+        filter_backends=[],
     )
     def aliases(self, request, pk=None):
         """The model's aliases (e.g. production). POST moves one to a published version (org admins)."""
@@ -128,6 +131,7 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     """Model versions visible to you: lineage, metrics and files."""
 
     serializer_class = serializers.ModelVersionSerializer
+    permission_classes = [IsAuthenticatedOrReadOnly, TokenScope]
     filterset_fields = {"model": ["exact"], "origin": ["exact"], "status": ["exact"]}
     ordering_fields = ["created_at", "number"]
 

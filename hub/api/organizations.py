@@ -62,7 +62,8 @@ class OrganizationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
 
     @extend_schema(methods=["get"], responses={200: MembershipSerializer(many=True)})
     @extend_schema(methods=["post"], request=MemberAddSerializer, responses={201: MembershipSerializer})
-    @action(detail=True, methods=["get", "post"])
+    # The members come as one list: neither paginated nor filtered.
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def members(self, request, slug=None):
         """List the members, or add one (owners and admins)."""
         organization = self.get_object()

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -66,7 +70,7 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 
 class DatasetListSerializer(DatasetSerializer):
-    latest_version = serializers.IntegerField(read_only=True)
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta(DatasetSerializer.Meta):
         fields = [f for f in DatasetSerializer.Meta.fields if f not in ("versions", "datasheet")] + [
@@ -141,10 +145,10 @@ class ModelFileSerializer(BlobFileFields, serializers.ModelSerializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.full_name", read_only=True)
-    base_version = serializers.StringRelatedField(read_only=True)
-    base_version_id = serializers.IntegerField(read_only=True)
-    dataset_version = serializers.StringRelatedField(read_only=True)
-    dataset_version_id = serializers.IntegerField(read_only=True)
+    base_version = serializers.StringRelatedField(read_only=True, allow_null=True)
+    base_version_id = serializers.IntegerField(read_only=True, allow_null=True)
+    dataset_version = serializers.StringRelatedField(read_only=True, allow_null=True)
+    dataset_version_id = serializers.IntegerField(read_only=True, allow_null=True)
     files = ModelFileSerializer(many=True, read_only=True)
 
     class Meta:
@@ -179,7 +183,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
 
 
 class RegisteredModelListSerializer(RegisteredModelSerializer):
-    latest_version = serializers.IntegerField(read_only=True)
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta(RegisteredModelSerializer.Meta):
         fields = [f for f in RegisteredModelSerializer.Meta.fields if f != "versions"] + ["latest_version"]
@@ -218,7 +222,7 @@ class RegisteredModelCreateSerializer(ModelUploadSerializer):
 class ModelAliasSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.number", read_only=True)
     version_id = serializers.IntegerField(read_only=True)
-    updated_by = serializers.StringRelatedField()
+    updated_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = ModelAlias
@@ -229,3 +233,18 @@ class ModelAliasSerializer(serializers.ModelSerializer):
 class ModelAliasMoveSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=50, help_text="Alias name, e.g. production.")
     version = serializers.IntegerField(min_value=1, help_text="Number of a published version of this model.")
+
+
+class VisiblePrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """The primary key of an object the requesting user may see (``visible_to(user)``, a selector). A
+    hidden object is refused in the words of a missing one, so no answer tells whether it exists. The
+    serializer needs the request in its context; without it, only what anonymous may see is accepted."""
+
+    def __init__(self, *, visible_to: Callable[..., QuerySet], missing: str, **kwargs) -> None:
+        self.visible_to = visible_to
+        kwargs["error_messages"] = {"does_not_exist": missing}  # the words the service uses for a hidden one
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet:
+        request = self.context.get("request")
+        return self.visible_to(request.user if request is not None else AnonymousUser())

@@ -1,6 +1,7 @@
 """Who calls the Hugging Face endpoints: ``Authorization: Bearer <Agora access token>`` (as ``HF_TOKEN`` sends
 it), the browser session, or nobody. A bad token is refused outright rather than read as anonymous, so that a
-client learns its token is wrong instead of seeing a private repository vanish.
+client learns its token is wrong instead of seeing a private repository vanish. A client address that has
+failed too many token authentications is answered 429 before any lookup.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from hub.hf.errors import invalid_credentials
+from hub import ratelimit
+from hub.hf.errors import HubError, invalid_credentials
 from hub.models import AccessToken
 from hub.permissions import Viewer
 from hub.services.tokens import TokenError, authenticate_token
@@ -36,7 +38,8 @@ class Caller:
 
 
 def authenticate(request: HttpRequest) -> Caller:
-    """The caller of a request; raises HubError (401) for a malformed, unknown, expired or revoked token."""
+    """The caller of a request; raises HubError: 401 for a malformed, unknown, expired or revoked token,
+    429 while the client address has failed too many token authentications."""
     header = request.META.get("HTTP_AUTHORIZATION", "").strip()
     if not header:
         return Caller(user=getattr(request, "user", None) or AnonymousUser())
@@ -46,8 +49,15 @@ def authenticate(request: HttpRequest) -> Caller:
             "The Authorization header must be 'Bearer <token>' with an Agora access token."
         )
     try:
+        ratelimit.check_token_failures(request)
+    except ratelimit.TooManyFailedTokens as error:
+        raise HubError(
+            429, "TooManyRequests", str(error), headers={"Retry-After": str(error.retry_after)}
+        ) from None
+    try:
         token = authenticate_token(parts[1])
     except TokenError as error:
+        ratelimit.record_token_failure(request)
         raise invalid_credentials(str(error)) from None
     # The permission layer narrows everything to the token's organization when it has one.
     token.user.token_organization_id = token.organization_id

@@ -26,10 +26,12 @@ from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 
 from hub import permissions
+from hub.access import hf_caller, public
 from hub.hf import read_repos
 from hub.hf.auth import Caller, authenticate
 from hub.hf.errors import (
     HubError,
+    bad_request,
     entry_not_found,
     error_response,
     gated_repository,
@@ -48,6 +50,7 @@ from hub.hf.revisions import (
     served_versions,
 )
 from hub.models import Dataset, RegisteredModel
+from hub.paths import validate_file_name
 from hub.services import blobs
 
 logger = logging.getLogger(__name__)
@@ -131,6 +134,7 @@ def _refuse_if_gated(caller: Caller, repository: RegisteredModel | Dataset) -> N
 # Repository information and listings ------------------------------------------------------------------
 
 
+@hf_caller
 @hub_endpoint("GET")
 def repository_info(request: HttpRequest, repo_type: str, org: str, name: str, revision: str | None = None):
     """GET /api/{models,datasets}/{org}/{name}[/revision/{revision}]: what model_info / dataset_info read."""
@@ -154,9 +158,12 @@ def repository_info(request: HttpRequest, repo_type: str, org: str, name: str, r
     return JsonResponse(info)
 
 
+@hf_caller
 @hub_endpoint("GET")
 def repository_tree(request: HttpRequest, repo_type: str, org: str, name: str, revision: str, path: str = ""):
     """GET /api/{models,datasets}/{org}/{name}/tree/{revision}[/{path}]?recursive=&expand="""
+    if path:
+        _check_path(path)
     caller = authenticate(request)
     snapshot = _snapshot(_find_repository(caller, repo_type, org, name), revision)
     try:
@@ -171,6 +178,7 @@ def repository_tree(request: HttpRequest, repo_type: str, org: str, name: str, r
     return JsonResponse(entries, safe=False)
 
 
+@hf_caller
 @hub_endpoint("POST")
 def repository_paths_info(request: HttpRequest, repo_type: str, org: str, name: str, revision: str):
     """POST /api/{models,datasets}/{org}/{name}/paths-info/{revision} (form fields: paths, expand)."""
@@ -186,6 +194,7 @@ def _ref(name: str, kind: str, commit: str) -> dict:
     return {"name": name, "ref": f"refs/{kind}/{name}", "targetCommit": commit}
 
 
+@hf_caller
 @hub_endpoint("GET")
 def repository_refs(request: HttpRequest, repo_type: str, org: str, name: str):
     """GET /api/{models,datasets}/{org}/{name}/refs: main and aliases as branches, versions as tags."""
@@ -209,6 +218,7 @@ def repository_refs(request: HttpRequest, repo_type: str, org: str, name: str):
     return JsonResponse(refs)
 
 
+@hf_caller
 @hub_endpoint("GET")
 def repository_commits(request: HttpRequest, repo_type: str, org: str, name: str, revision: str):
     """GET /api/{models,datasets}/{org}/{name}/commits/{revision}: versions up to this one, newest first."""
@@ -237,6 +247,7 @@ def repository_commits(request: HttpRequest, repo_type: str, org: str, name: str
     return JsonResponse(commits, safe=False)
 
 
+@public
 @hub_endpoint("GET", "POST", "PUT", "PATCH", "DELETE")
 def unknown_endpoint(request: HttpRequest, repo_type: str = "") -> HttpResponse:
     """Hub API routes Agora does not serve answer a coded 404, not a page."""
@@ -248,9 +259,19 @@ def unknown_endpoint(request: HttpRequest, repo_type: str = "") -> HttpResponse:
 # Files ----------------------------------------------------------------------------------------------
 
 
+def _check_path(path: str) -> None:
+    """A path no stored file can have (``..``, encoded or look-alike separators) is a bad request."""
+    try:
+        validate_file_name(path.rstrip("/"), allow_folders=True)
+    except ValueError as exc:
+        raise bad_request(f"path: {exc}") from None
+
+
+@hf_caller
 @hub_endpoint("GET")
 def resolve_file(request: HttpRequest, repo_type: str, org: str, name: str, revision: str, path: str):
     """GET and HEAD /[datasets/]{org}/{name}/resolve/{revision}/{path}: the file's bytes and its identity."""
+    _check_path(path)
     caller = authenticate(request)
     repository = _find_repository(caller, repo_type, org, name)
     _refuse_if_gated(caller, repository)

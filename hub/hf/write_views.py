@@ -20,6 +20,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from hub import permissions
+from hub.access import hf_caller, hf_write_token, public, signed_upload_url
 from hub.hf import lfs
 from hub.hf.auth import authenticate
 from hub.hf.errors import (
@@ -33,6 +34,7 @@ from hub.hf.errors import (
 from hub.hf.read_views import hub_endpoint
 from hub.hf.revisions import MAIN, commit_id
 from hub.models import AccessToken, RegisteredModel
+from hub.paths import validate_file_name
 from hub.services import blobs, hf_uploads
 
 XET_REFUSAL = (
@@ -130,6 +132,7 @@ def _error_with(error: HubError, **extra: Any) -> HttpResponse:
 # Repositories and cards --------------------------------------------------------------------------------
 
 
+@hf_write_token
 @write_endpoint("POST")
 def create_repository(request: HttpRequest) -> HttpResponse:
     """POST /api/repos/create: what create_repo sends. 409 with the repository's url when it exists."""
@@ -159,6 +162,7 @@ def create_repository(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"url": _repo_url(request, model), "name": model.full_name, "id": str(model.pk)})
 
 
+@public
 @write_endpoint("POST")
 def validate_yaml(request: HttpRequest) -> HttpResponse:
     """POST /api/validate-yaml: check a README.md's metadata as a commit will (licence, model-index)."""
@@ -184,6 +188,7 @@ def validate_yaml(request: HttpRequest) -> HttpResponse:
 # Preupload and commit ----------------------------------------------------------------------------------
 
 
+@hf_write_token
 @write_endpoint("POST")
 def preupload(request: HttpRequest, org: str, name: str, revision: str) -> HttpResponse:
     """POST /api/models/{org}/{name}/preupload/{revision}: which files go through LFS."""
@@ -200,6 +205,10 @@ def preupload(request: HttpRequest, org: str, name: str, revision: str) -> HttpR
         if not isinstance(path, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise bad_request("each file needs a path (a string) and a size (a non-negative integer).")
         try:
+            validate_file_name(path, allow_folders=True)
+        except ValueError as exc:
+            raise bad_request(f"path {path!r}: {exc}") from None
+        try:
             sample = lfs.decode_sample(entry.get("sample", ""))
         except ValueError as exc:
             raise bad_request(f"{path}: {exc}") from None
@@ -210,6 +219,7 @@ def preupload(request: HttpRequest, org: str, name: str, revision: str) -> HttpR
     return JsonResponse({"files": answers})
 
 
+@hf_write_token
 @write_endpoint("POST")
 def commit(request: HttpRequest, org: str, name: str, revision: str) -> HttpResponse:
     """POST /api/models/{org}/{name}/commit/{revision}: an NDJSON commit, which becomes the next version."""
@@ -234,12 +244,14 @@ def commit(request: HttpRequest, org: str, name: str, revision: str) -> HttpResp
     )
 
 
+@public
 @write_endpoint("GET", "POST")
 def xet_write_token(request: HttpRequest, org: str, name: str, revision: str = MAIN) -> HttpResponse:
     """Xet is not spoken here; say so in words the uploading user can act on."""
     raise HubError(501, "XetNotSupported", XET_REFUSAL)
 
 
+@public
 @write_endpoint("GET", "POST")
 def unsupported_repo_type(request: HttpRequest, repo_type: str, **kwargs: str) -> HttpResponse:
     raise bad_request(
@@ -248,6 +260,7 @@ def unsupported_repo_type(request: HttpRequest, repo_type: str, **kwargs: str) -
     )
 
 
+@hf_caller
 @write_endpoint("GET", "HEAD")
 def commit_page(request: HttpRequest, org: str, name: str, oid: str) -> HttpResponse:
     """/{org}/{name}/commit/{oid}, the commitUrl of a commit: the version's page."""
@@ -266,6 +279,7 @@ def commit_page(request: HttpRequest, org: str, name: str, oid: str) -> HttpResp
 # Git LFS -----------------------------------------------------------------------------------------------
 
 
+@hf_write_token
 @write_endpoint("POST")
 def lfs_batch(request: HttpRequest, org: str, name: str) -> HttpResponse:
     """POST /{org}/{name}.git/info/lfs/objects/batch: the Git LFS batch API, for uploads."""
@@ -313,6 +327,7 @@ def _granted(request: HttpRequest, org: str, name: str, oid: str) -> tuple[lfs.U
     return grant, model
 
 
+@signed_upload_url
 @write_endpoint("PUT")
 def lfs_upload(request: HttpRequest, org: str, name: str, oid: str) -> HttpResponse:
     """PUT to a signed upload URL: the object's bytes, streamed to the blob storage while hashed."""
@@ -331,6 +346,7 @@ def lfs_upload(request: HttpRequest, org: str, name: str, oid: str) -> HttpRespo
     return HttpResponse(status=200)
 
 
+@signed_upload_url
 @write_endpoint("POST")
 def lfs_verify(request: HttpRequest, org: str, name: str, oid: str) -> HttpResponse:
     """POST to a signed verify URL: whether the object arrived whole."""

@@ -20,20 +20,41 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.db.models import Q, QuerySet
 
-from hub.models import Blob
+from hub.models import Blob, DatasetFile, ModelFile, ModelVersion
 
 CHUNK_SIZE = 1024 * 1024
 # Inside the blob root, so that publishing a finished file is a link on the same filesystem.
 INCOMING_DIR = ".incoming"
+
+
+# A full volume, or a spent quota: the request that wrote is answered 507, never 500.
+STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+STORAGE_FULL_MESSAGE = (
+    "The server's storage is full: nothing of this upload was stored. Try again later, or tell the "
+    "administrators."
+)
+
+
+def is_storage_full(error: BaseException | None) -> bool:
+    """Whether an error, or one it was raised from, is a write refused for want of space."""
+    for _ in range(10):  # a chain of causes is short; a cycle must not loop for ever
+        if error is None:
+            return False
+        if isinstance(error, OSError) and error.errno in STORAGE_FULL_ERRNOS:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class BlobIntegrityError(Exception):
@@ -196,12 +217,27 @@ def iter_verified(blob: Blob) -> Iterator[bytes]:
     """
     digest = hashlib.sha256()
     pending = b""
-    with blob_storage().open(blob.storage_key, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
-            digest.update(chunk)
-            if pending:
-                yield pending
-            pending = chunk
+    # A file of several chunks is hashed in a second thread while the reader sends the chunk before:
+    # hashlib releases the GIL, so a download costs about the longer of the two, not their sum.
+    hasher = ThreadPoolExecutor(max_workers=1) if blob.size > CHUNK_SIZE else None
+    hashed: Future | None = None
+    try:
+        with blob_storage().open(blob.storage_key, "rb") as handle:
+            for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
+                if hasher is None:
+                    digest.update(chunk)
+                else:
+                    if hashed is not None:
+                        hashed.result()  # at most one chunk waits to be hashed: memory stays constant
+                    hashed = hasher.submit(digest.update, chunk)
+                if pending:
+                    yield pending
+                pending = chunk
+        if hashed is not None:
+            hashed.result()
+    finally:
+        if hasher is not None:
+            hasher.shutdown(wait=True)  # also when the reader stops early (a client gone mid-download)
     if digest.hexdigest() != blob.sha256:
         raise BlobIntegrityError(f"blob {blob.sha256} is corrupted in storage")
     if pending:
@@ -220,3 +256,107 @@ def copy_to_path(blob: Blob, destination: Path) -> None:
         for chunk in iter_verified(blob):
             out.write(chunk)
     shutil.move(partial, destination)
+
+
+# Verifying the store: every blob in scope is read back and re-hashed, one chunk at a time.
+
+
+@dataclass(frozen=True)
+class BlobProblem:
+    """A blob whose stored bytes are gone or no longer hash to its address, and who holds it."""
+
+    sha256: str
+    size: int
+    problem: str  # "missing" or "corrupted"
+    detail: str
+    versions: tuple[str, ...]  # e.g. "acme/tiny v1: config.json"
+
+
+@dataclass
+class Verification:
+    checked: int = 0
+    bytes: int = 0
+    problems: list[BlobProblem] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[BlobProblem]:
+        return [p for p in self.problems if p.problem == "missing"]
+
+    @property
+    def corrupted(self) -> list[BlobProblem]:
+        return [p for p in self.problems if p.problem == "corrupted"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def blobs_to_verify(*, all_blobs: bool = False, organization: str = "", model: str = "") -> QuerySet[Blob]:
+    """The blobs of published model versions (``all_blobs``: of every version and dataset, or all).
+
+    ``organization`` (a slug) and ``model`` (``org/slug``, or a slug within ``organization``) narrow it.
+    """
+    if all_blobs and not organization and not model:
+        return Blob.objects.order_by("sha256")
+    model_files = ModelFile.objects.all()
+    if not all_blobs:
+        model_files = model_files.filter(version__status=ModelVersion.Status.PUBLISHED)
+    if organization:
+        model_files = model_files.filter(version__model__organization__slug=organization)
+    if model:
+        org_slug, _, slug = model.rpartition("/")
+        model_files = model_files.filter(version__model__slug=slug)
+        if org_slug:
+            model_files = model_files.filter(version__model__organization__slug=org_slug)
+    in_scope = Q(sha256__in=model_files.values("blob_id"))
+    if all_blobs and not model:
+        dataset_files = DatasetFile.objects.filter(version__dataset__organization__slug=organization)
+        in_scope |= Q(sha256__in=dataset_files.values("blob_id"))
+    return Blob.objects.filter(in_scope).order_by("sha256")
+
+
+def _holders(sha256: str) -> tuple[str, ...]:
+    """Every model and dataset version with a file stored in this blob."""
+    model_files = ModelFile.objects.filter(blob_id=sha256).select_related("version__model__organization")
+    dataset_files = DatasetFile.objects.filter(blob_id=sha256).select_related(
+        "version__dataset__organization"
+    )
+    holders = [f"{f.version} ({f.version.status}): {f.path}" for f in model_files]
+    holders += [f"{f.version} (dataset): {f.path}" for f in dataset_files]
+    return tuple(sorted(holders))
+
+
+def check_blob(blob: Blob, on_bytes: Callable[[int], None] | None = None) -> tuple[str, str] | None:
+    """Re-hash one stored blob: None when intact, else ("missing" | "corrupted", detail)."""
+    storage = blob_storage()
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with storage.open(blob.storage_key, "rb") as handle:
+            for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
+                digest.update(chunk)
+                size += len(chunk)
+                if on_bytes:
+                    on_bytes(len(chunk))
+    except FileNotFoundError:
+        return "missing", f"no file at {blob.storage_key}"
+    if size != blob.size:
+        return "corrupted", f"{size} bytes stored, {blob.size} expected"
+    if digest.hexdigest() != blob.sha256:
+        return "corrupted", f"the stored bytes hash to {digest.hexdigest()}"
+    return None
+
+
+def verify_blobs(blobs: Iterable[Blob], on_bytes: Callable[[int], None] | None = None) -> Verification:
+    """Re-hash each blob from storage (constant memory) and list the missing and corrupted ones."""
+    result = Verification()
+    for blob in blobs:
+        outcome = check_blob(blob, on_bytes)
+        result.checked += 1
+        result.bytes += blob.size
+        if outcome is not None:
+            problem, detail = outcome
+            result.problems.append(
+                BlobProblem(blob.sha256, blob.size, problem, detail, _holders(blob.sha256))
+            )
+    return result

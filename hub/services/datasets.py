@@ -13,7 +13,6 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -321,7 +320,9 @@ def _store_version(dataset: Dataset, user: User, prepared: _PreparedVersion) -> 
         after={"number": number, "row_counts": version.row_counts, "labels": len(version.labels)},
     )  # fmt: skip
     refresh_card_completeness(dataset)
-    transaction.on_commit(partial(_queue_statistics, version.pk), robust=True)
+    # A function with a __qualname__: robust on_commit names it when the broker is down (no partial).
+    version_id = version.pk
+    transaction.on_commit(lambda: _queue_statistics(version_id), robust=True)
     return version
 
 

@@ -62,12 +62,13 @@ def _keep_an_owner(organization: Organization, leaving: Membership) -> None:
 def add_member(
     *, actor: Viewer, organization: Organization, username: str, role: str = Role.MEMBER
 ) -> Membership:
+    # Permission first: whether a username exists is not for a non-admin to learn.
+    _check_role_change(actor, organization, None, role)
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
         raise ValidationError({"username": f"no active user {username!r}"})
     if organization.memberships.filter(user=user).exists():
         raise ValidationError({"username": f"{username} is already a member of {organization.slug}"})
-    _check_role_change(actor, organization, None, role)
     membership = Membership.objects.create(organization=organization, user=user, role=role)
     audit.record(
         "member.add", actor=actor, organization=organization, target=membership,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 
 from hub import datasheets, selectors
+from hub.access import public, signed_in
 from hub.forms import DatasetForm, DatasheetForm, add_service_errors
 from hub.listing import artifact_list_context
 from hub.models import FileFormat, Split, StatisticsStatus
@@ -24,6 +24,7 @@ PAGE_SIZE = 25
 FILTERS = ("q", "organization", "license", "visibility", "format")
 
 
+@public
 def dataset_list(request):
     visible = selectors.datasets_visible_to(request.user)
     context = artifact_list_context(request, visible, selectors.filter_datasets, extra_filters=("format",))
@@ -31,7 +32,7 @@ def dataset_list(request):
     return render(request, "hub/dataset_list.html", context)
 
 
-@login_required
+@signed_in
 def dataset_create(request):
     organizations = selectors.writable_organizations(request.user)
     form = DatasetForm(request.POST or None, request.FILES or None, organizations=organizations)
@@ -48,6 +49,7 @@ def dataset_create(request):
     return render(request, "hub/dataset_form.html", {"form": form})
 
 
+@public
 def dataset_detail(request, org, slug):
     dataset = selectors.get_dataset(request.user, org, slug)
     versions = dataset.versions.prefetch_related("files__blob")
@@ -90,7 +92,7 @@ def _writable_dataset(request, org, slug):
     return dataset
 
 
-@login_required
+@signed_in
 def datasheet_edit(request, org, slug):
     dataset = _writable_dataset(request, org, slug)
     form = DatasheetForm(request.POST or None, initial=dataset.datasheet)
@@ -106,7 +108,7 @@ def datasheet_edit(request, org, slug):
     return render(request, "hub/datasheet_form.html", {"dataset": dataset, "form": form, "card": card})
 
 
-@login_required
+@signed_in
 def version_create(request, org, slug):
     dataset = _writable_dataset(request, org, slug)
     latest = dataset.versions.order_by("-number").first()

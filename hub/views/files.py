@@ -13,6 +13,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
 from hub import permissions, selectors
+from hub.access import public
 from hub.models import DatasetFile, Download, FileFormat, ModelFile
 from hub.services import blobs
 
@@ -64,7 +65,12 @@ def _record_download(user, path: str, *, dataset=None, model=None) -> None:
     )
 
 
-@extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+@public
+@extend_schema(
+    responses={
+        (200, content_type.split(";")[0]): OpenApiTypes.BINARY for content_type in CONTENT_TYPES.values()
+    }
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def dataset_file(request, pk):
@@ -81,6 +87,7 @@ def dataset_file(request, pk):
     return _stream(dataset_file.blob, dataset_file.path, CONTENT_TYPES.get(dataset_file.format, "text/plain"))
 
 
+@public
 @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
 @api_view(["GET"])
 @permission_classes([AllowAny])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from hub import selectors
+from hub.access import public, signed_in
 from hub.forms import CheckpointUploadForm, ModelCreateForm, add_service_errors
 from hub.hf.read_repos import download_count
 from hub.listing import artifact_list_context
@@ -19,6 +19,7 @@ from hub.services.models import add_uploaded_version, checkpoint_upload, create_
 ARTIFACT_FIELDS = ("organization", "slug", "name", "description", "license", "visibility", "task")
 
 
+@public
 def model_list(request):
     visible = selectors.models_visible_to(request.user)
     context = artifact_list_context(request, visible, selectors.filter_models, extra_filters=("task",))
@@ -27,7 +28,7 @@ def model_list(request):
     return render(request, "hub/model_list.html", context)
 
 
-@login_required
+@signed_in
 def model_create(request):
     organizations = selectors.writable_organizations(request.user)
     form = ModelCreateForm(request.POST or None, request.FILES or None, organizations=organizations)
@@ -47,7 +48,7 @@ def model_create(request):
     return render(request, "hub/model_upload.html", {"form": form})
 
 
-@login_required
+@signed_in
 def model_version_create(request, org, slug):
     model = selectors.get_model(request.user, org, slug)
     if not can_write(request.user, model.organization):
@@ -66,6 +67,7 @@ def model_version_create(request, org, slug):
     return render(request, "hub/model_upload.html", {"form": form, "model": model})
 
 
+@public
 def model_detail(request, org, slug):
     model = selectors.get_model(request.user, org, slug)
     versions = model.versions.select_related(
@@ -83,7 +85,7 @@ def model_detail(request, org, slug):
     return render(request, "hub/model_detail.html", context)
 
 
-@login_required
+@signed_in
 @require_POST
 def alias_move(request, org, slug):
     model = selectors.get_model(request.user, org, slug)
@@ -105,6 +107,7 @@ def alias_move(request, org, slug):
     return redirect(model)
 
 
+@public
 def model_version_detail(request, org, slug, number):
     model = selectors.get_model(request.user, org, slug)
     version = get_object_or_404(selectors.model_versions_visible_to(request.user), model=model, number=number)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from hub import selectors
+from hub.access import public, signed_in
 from hub.forms import MemberForm, OrganizationForm, add_service_errors
 from hub.models import Membership, Organization, Role
 from hub.permissions import can_administer, can_view_organization, can_write
 from hub.services import organizations as services
 
 
+@public
 def organization(request, org, member_form=None):
     organization = get_object_or_404(Organization, slug=org)
     context = {
@@ -32,7 +33,7 @@ def organization(request, org, member_form=None):
     return render(request, "hub/organization.html", context)
 
 
-@login_required
+@signed_in
 def organization_create(request):
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -46,7 +47,7 @@ def organization_create(request):
     return render(request, "hub/organization_form.html", {"form": form})
 
 
-@login_required
+@signed_in
 @require_POST
 def member_add(request, org):
     organization = get_object_or_404(selectors.organizations_of(request.user), slug=org)
@@ -70,7 +71,7 @@ def organization_page_with_errors(request, org, form):
     return response
 
 
-@login_required
+@signed_in
 @require_POST
 def member_change(request, org, username):
     organization = get_object_or_404(selectors.organizations_of(request.user), slug=org)

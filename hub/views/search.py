@@ -6,8 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from hub import selectors
+from hub.access import public
 
 
+@public
 def search(request: HttpRequest) -> HttpResponse:
     """Organizations, datasets and models the viewer may see that match ``?q=``."""
     results = selectors.search(request.user, request.GET.get("q", ""))

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from hub import selectors
+from hub.access import signed_in
 from hub.forms import TokenForm, add_service_errors
 from hub.models import AccessToken
 from hub.services.tokens import issue_token, revoke_token
 
 
-@login_required
+@signed_in
 def tokens(request):
     organizations = selectors.organizations_of(request.user)
     form = TokenForm(request.POST or None, organizations=organizations)
@@ -42,7 +42,7 @@ def tokens(request):
     return render(request, "hub/tokens.html", context)
 
 
-@login_required
+@signed_in
 @require_POST
 def token_revoke(request, pk):
     token = get_object_or_404(AccessToken, pk=pk, user=request.user)

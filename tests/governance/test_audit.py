@@ -142,6 +142,10 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy(owner, organization, a
     assert AuditEvent.objects.get(action="dataset.create").ip_address == "10.0.0.2"
     settings.AGORA_TRUST_X_FORWARDED_FOR = True
     client.post("/api/v1/datasets/", _dataset_payload(slug="more"), format="multipart", **forwarded)
+    # The proxy appended the address it saw: the entries left of it are the client's to forge.
+    assert AuditEvent.objects.filter(action="dataset.create").first().ip_address == "10.0.0.1"
+    settings.AGORA_TRUSTED_PROXY_COUNT = 2
+    client.post("/api/v1/datasets/", _dataset_payload(slug="third"), format="multipart", **forwarded)
     assert AuditEvent.objects.filter(action="dataset.create").first().ip_address == "203.0.113.7"
 
 

@@ -74,6 +74,32 @@ def test_a_large_tampered_blob_is_never_yielded_whole(db):
     assert 0 < sum(map(len, received)) < len(data)
 
 
+def test_a_large_blob_reads_back_whole_and_a_tampered_last_byte_is_caught(db):
+    data = os.urandom(3 * blobs.CHUNK_SIZE + 10)
+    blob = blobs.store_bytes(data)
+    assert blobs.read_verified(blob) == data
+    with open(stored_path(blob), "r+b") as handle:
+        handle.seek(len(data) - 1)
+        handle.write(bytes([data[-1] ^ 1]))
+    received = []
+    with pytest.raises(BlobIntegrityError):
+        for chunk in blobs.iter_verified(blob):
+            received.append(chunk)
+    assert b"".join(received) == data[: 3 * blobs.CHUNK_SIZE]  # all but the last chunk
+
+
+def test_a_reader_stopping_early_leaves_no_hashing_thread(db):
+    import threading
+
+    blob = blobs.store_bytes(os.urandom(4 * blobs.CHUNK_SIZE))
+    before = threading.active_count()
+    chunks = blobs.iter_verified(blob)
+    next(chunks)
+    next(chunks)
+    chunks.close()  # as a server does when the client goes away mid-download
+    assert threading.active_count() == before
+
+
 def test_the_download_view_does_not_serve_a_tampered_file(
     owner, organization, api_client_for, small_checkpoint
 ):

@@ -1,6 +1,7 @@
 """The dashboard end to end in headless Chromium, with a real worker: sign in, register a dataset, launch a
 run and watch it reach 100%, read its evaluation report, write the model card, request publication, approve
-it in the admin as a reviewer, then see the published version and the scores. Each main page is saved as a
+it in the admin as a reviewer, then see the published version, the scores, the API docs and the admin, with
+nothing refused by the Content-Security-Policy on the way. Each main page is saved as a
 screenshot (to AGORA_SCREENSHOTS_DIR when set; `make screenshots` writes docs/screenshots/)."""
 
 from __future__ import annotations
@@ -86,9 +87,20 @@ def screenshots(tmp_path):
     return save
 
 
-def signed_in_page(browser, base_url: str, username: str):
+def is_csp_violation(text: str) -> bool:
+    return text.startswith("Refused to") or "Content Security Policy" in text
+
+
+def signed_in_page(browser, base_url: str, username: str, csp_violations: list[str]):
     page = browser.new_context(viewport=VIEWPORT, base_url=base_url).new_page()
     page.set_default_timeout(30_000)
+
+    # Chromium reports each resource or inline code the Content-Security-Policy blocks on the console.
+    def record_violation(message) -> None:
+        if is_csp_violation(message.text):
+            csp_violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", record_violation)
     page.goto("/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
@@ -110,7 +122,8 @@ def test_the_dashboard_flow_in_a_browser(
     reviews_csv.write_bytes(mixed_sources_csv(100))  # 600 rows; a 20% test split holds ~40 per source
 
     # 1. Sign in as acme's owner: the dashboard.
-    page = signed_in_page(browser, live_server.url, owner.username)
+    csp_violations: list[str] = []
+    page = signed_in_page(browser, live_server.url, owner.username, csp_violations)
     screenshots(page, "01-dashboard")
 
     # 2. Register a dataset through the form, with a group column for fairness.
@@ -189,7 +202,7 @@ def test_the_dashboard_flow_in_a_browser(
     # 7. A reviewer approves in the admin, with a reason.
     reviewer = User.objects.create_user("rita", password=PASSWORD, is_staff=True)
     reviewer.groups.add(Group.objects.get_or_create(name=REVIEWERS_GROUP)[0])
-    admin = signed_in_page(browser, live_server.url, reviewer.username)
+    admin = signed_in_page(browser, live_server.url, reviewer.username, csp_violations)
     admin.goto("/admin/governance/publicationrequest/")
     admin.locator(f'#result_list a[href$="/{publication.pk}/change/"]').first.click()
     admin.get_by_text("Record the decision").wait_for()
@@ -216,3 +229,11 @@ def test_the_dashboard_flow_in_a_browser(
         assert page.locator("tr.score-factor").count() > 0
         assert page.locator(".score-meter__fill").count() > 0
         screenshots(page, name)
+
+    # 10. Swagger UI starts (its start-up script is a file) and the admin index renders; no page visited
+    # above or here had anything refused by the Content-Security-Policy.
+    page.goto("/api/docs/")
+    page.locator(".swagger-ui .info .title").wait_for()
+    admin.goto("/admin/")
+    admin.locator("#content-main").wait_for()
+    assert csp_violations == []

@@ -289,3 +289,40 @@ def test_a_report_whose_worker_was_lost_is_failed_by_recovery(classifier_version
     fresh.refresh_from_db()
     assert lost.status == JobStatus.FAILED and "worker was lost" in lost.error
     assert fresh.status == JobStatus.RUNNING
+
+
+def test_an_evaluation_the_broker_never_got_is_sent_again_by_recovery(
+    owner, classifier_version, grouped_dataset, monkeypatch, django_capture_on_commit_callbacks, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from kombu.exceptions import OperationalError
+
+    from training.tasks import evaluate_version
+
+    sent = []
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(evaluate_version, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.request_evaluation(
+            user=owner, version=classifier_version, dataset_version=grouped_dataset, split="test"
+        )
+    report.refresh_from_db()
+    assert report.status == JobStatus.QUEUED and report.sent_at is None  # stored, not lost
+
+    monkeypatch.setattr(evaluate_version, "apply_async", lambda args, queue: sent.append((args, queue)))
+    services.recover_stale_runs()
+    assert sent == []  # created a moment ago: its own send may still be on the way
+    later = timezone.now() + timedelta(minutes=2)
+    services.recover_stale_runs(now=later)
+    report.refresh_from_db()
+    assert sent == [([report.pk], report.queue)] and report.sent_at is not None
+    # Sent: not again until the queue timeout passes without a worker taking it.
+    services.recover_stale_runs(now=later)
+    assert len(sent) == 1
+    services.recover_stale_runs(now=later + timedelta(seconds=settings.AGORA_RUN_QUEUE_TIMEOUT + 60))
+    assert len(sent) == 2

@@ -5,10 +5,12 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from governance.policy_engine import USE_TAGS
+from hub.api.serializers import VisiblePrimaryKeyRelatedField
 from hub.models import DatasetVersion, ModelVersion, Organization
+from hub.selectors import dataset_versions_visible_to, model_versions_visible_to
 from training.engine.config import HYPERPARAMETERS, Hyperparameter
 from training.models import ComputePool, FineTuneRun
-from training.selectors import eta_seconds, pool_usage
+from training.selectors import MAX_POINTS_LIMIT, MAX_POINTS_PER_SERIES, eta_seconds, pool_usage
 
 
 def _field_for(spec: Hyperparameter) -> serializers.Field:
@@ -43,11 +45,17 @@ class RunCreateSerializer(serializers.Serializer):
     organization = serializers.SlugRelatedField(
         slug_field="slug", queryset=Organization.objects.all(), help_text="Organization the run belongs to."
     )
-    base_version = serializers.PrimaryKeyRelatedField(
-        queryset=ModelVersion.objects.all(), help_text="Model version to fine-tune."
+    base_version = VisiblePrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.all(),
+        visible_to=model_versions_visible_to,
+        missing="no such model version, or it is not visible to you",
+        help_text="Model version to fine-tune.",
     )
-    dataset_version = serializers.PrimaryKeyRelatedField(
-        queryset=DatasetVersion.objects.all(), help_text="Dataset version to train and validate on."
+    dataset_version = VisiblePrimaryKeyRelatedField(
+        queryset=DatasetVersion.objects.all(),
+        visible_to=dataset_versions_visible_to,
+        missing="no such dataset version, or it is not visible to you",
+        help_text="Dataset version to train and validate on.",
     )
     hyperparameters = HyperparametersSerializer(required=False)
     queue = serializers.CharField(
@@ -93,12 +101,12 @@ class RunSerializer(serializers.ModelSerializer):
     dataset_version = serializers.StringRelatedField()
     dataset_version_id = serializers.IntegerField()
     output_model = serializers.CharField(source="output_model.full_name", default=None, allow_null=True)
-    output_version = serializers.StringRelatedField()
+    output_version = serializers.StringRelatedField(allow_null=True)
     output_version_id = serializers.IntegerField(allow_null=True)
     eta_seconds = serializers.SerializerMethodField()
     wall_seconds = serializers.FloatField(allow_null=True)
-    created_by = serializers.StringRelatedField()
-    pool = serializers.SlugRelatedField(slug_field="queue", read_only=True)
+    created_by = serializers.StringRelatedField(allow_null=True)
+    pool = serializers.SlugRelatedField(slug_field="queue", read_only=True, allow_null=True)
     policy_reasons = serializers.SerializerMethodField(help_text="Why the policy check refused the run.")
 
     class Meta:
@@ -123,7 +131,23 @@ class RunSerializer(serializers.ModelSerializer):
 class RunMetricsSerializer(serializers.Serializer):
     series = serializers.DictField(
         child=serializers.ListField(child=serializers.ListField(child=serializers.FloatField())),
-        help_text="Metric name → [[step, value], …], thinned to at most 500 points.",
+        help_text="Metric name → [[step, value], …], down-sampled to at most max_points points "
+        "(each bucket's lowest and highest value).",
+    )
+
+
+class RunMetricsQuerySerializer(serializers.Serializer):
+    name = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        help_text="Only these metrics (repeat the parameter for several, e.g. name=loss).",
+    )
+    max_points = serializers.IntegerField(
+        required=False,
+        min_value=3,
+        max_value=MAX_POINTS_LIMIT,
+        default=MAX_POINTS_PER_SERIES,
+        help_text=f"At most this many points per series ({MAX_POINTS_PER_SERIES} by default).",
     )
 
 
@@ -170,10 +194,16 @@ class PoolCreateSerializer(PoolShareSerializer):
 
 
 class EvaluationCreateSerializer(serializers.Serializer):
-    model_version = serializers.PrimaryKeyRelatedField(
-        queryset=ModelVersion.objects.all(), help_text="Model version to evaluate (a classifier)."
+    model_version = VisiblePrimaryKeyRelatedField(
+        queryset=ModelVersion.objects.all(),
+        visible_to=model_versions_visible_to,
+        missing="no such model version, or you may not read it",
+        help_text="Model version to evaluate (a classifier).",
     )
-    dataset_version = serializers.PrimaryKeyRelatedField(
-        queryset=DatasetVersion.objects.all(), help_text="Dataset version whose split is scored."
+    dataset_version = VisiblePrimaryKeyRelatedField(
+        queryset=DatasetVersion.objects.all(),
+        visible_to=dataset_versions_visible_to,
+        missing="no such dataset version, or you may not read it",
+        help_text="Dataset version whose split is scored.",
     )
     split = serializers.ChoiceField(choices=["test", "validation", "train"], default="test")

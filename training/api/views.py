@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from governance.api.serializers import EvaluationReportSerializer
 from governance.selectors import reports_visible_to
+from hub.api.pagination import DeferredJoinPagination
 from hub.api.permissions import TokenScope, require_token_organization
 from training import selectors, services
 from training.api import serializers
@@ -22,13 +23,17 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.RunSerializer
     filterset_fields = {"organization__slug": ["exact"], "status": ["exact"], "queue": ["exact"]}
     ordering_fields = ["created_at", "finished_at"]
+    pagination_class = DeferredJoinPagination
 
     def get_queryset(self):
-        return selectors.runs_visible_to(self.request.user).order_by("-created_at")
+        runs = selectors.runs_visible_to(self.request.user).order_by("-created_at", "-id")
+        if self.action == "metrics":  # only the run's visibility matters, not its related rows
+            runs = runs.select_related(None).prefetch_related(None)
+        return runs
 
     @extend_schema(request=serializers.RunCreateSerializer, responses={201: serializers.RunSerializer})
     def create(self, request, *args, **kwargs):
-        incoming = serializers.RunCreateSerializer(data=request.data)
+        incoming = serializers.RunCreateSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         require_token_organization(request, data["organization"])
@@ -57,11 +62,19 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         services.cancel_run(user=request.user, run=run)
         return Response(self.get_serializer(self.get_queryset().get(pk=run.pk)).data)
 
-    @extend_schema(responses={200: serializers.RunMetricsSerializer})
+    @extend_schema(
+        parameters=[serializers.RunMetricsQuerySerializer], responses={200: serializers.RunMetricsSerializer}
+    )
     @action(detail=True, methods=["get"])
     def metrics(self, request, pk=None):
         """The run's metric series (loss, learning rate, throughput) for charts."""
-        return Response({"series": selectors.metric_series(self.get_object())})
+        run = self.get_object()
+        query = serializers.RunMetricsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        series = selectors.metric_series(
+            run, names=query.validated_data.get("name"), max_points=query.validated_data["max_points"]
+        )
+        return Response({"series": series})
 
 
 class PoolViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -137,7 +150,7 @@ class EvaluationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         request=serializers.EvaluationCreateSerializer, responses={201: EvaluationReportSerializer}
     )
     def create(self, request, *args, **kwargs):
-        incoming = serializers.EvaluationCreateSerializer(data=request.data)
+        incoming = serializers.EvaluationCreateSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         report = services.request_evaluation(

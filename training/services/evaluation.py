@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from governance.models import EvaluationReport
 from governance.services import evaluations
@@ -58,11 +60,35 @@ def _check_evaluable(version: ModelVersion, dataset_version: DatasetVersion, spl
         )
 
 
-def _enqueue_on_commit(report: EvaluationReport) -> None:
+def send_evaluation_task(report_id: int, queue: str) -> bool:
+    """Hand a queued report to its queue; False when the broker cannot be reached.
+
+    The report is committed before this is called: an outage must not fail the request that stored it.
+    ``resend_unclaimed_evaluations`` sends it again once the broker is back.
+    """
     from training.tasks import evaluate_version
 
+    try:
+        evaluate_version.apply_async(args=[report_id], queue=queue)
+    except (KombuOperationalError, OSError) as exc:
+        logger.warning("evaluation %s: the broker is unreachable (%s); sent again later", report_id, exc)
+        return False
+    evaluations.note_report_sent(report_id)
+    return True
+
+
+def _enqueue_on_commit(report: EvaluationReport) -> None:
     report_id, queue = report.pk, report.queue
-    transaction.on_commit(lambda: evaluate_version.apply_async(args=[report_id], queue=queue))
+    # A lambda, not a partial: robust on_commit logs a failing callback by its __qualname__.
+    transaction.on_commit(lambda: send_evaluation_task(report_id, queue), robust=True)
+
+
+def resend_unclaimed_evaluations(*, now: datetime, timeout: float) -> list[int]:
+    """Send again each queued report whose task never reached the broker, or that no worker took for
+    ``timeout`` s (a restarted broker forgets its messages). A duplicate delivery does nothing: the
+    worker takes a report from queued to running under a row lock."""
+    unclaimed = evaluations.unclaimed_reports(now=now, sent_before=now - timedelta(seconds=timeout))
+    return [report_id for report_id, queue in unclaimed if send_evaluation_task(report_id, queue)]
 
 
 def request_evaluation(

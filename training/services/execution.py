@@ -7,11 +7,12 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from hub import audit
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from training.engine.finetune import FineTuneResult, Progress
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# Tries of a database write after its connection was dropped, and the first pause between them
+# (doubled each time: about 15 s in all, long enough for a database fail-over or restart).
+RECONNECT_ATTEMPTS = 5
+RECONNECT_FIRST_DELAY = 0.5
 # How often a running worker looks at the database for a cancellation request.
 CANCEL_POLL_SECONDS = 2.0
 # The audit action of each way a run ends on its worker.
@@ -35,6 +41,26 @@ FINISH_ACTIONS = {
     FineTuneRun.Status.FAILED: "run.fail",
     FineTuneRun.Status.CANCELLED: "run.cancelled",
 }
+
+
+def with_reconnect(operation: Callable[[], T], *, attempts: int = RECONNECT_ATTEMPTS) -> T:
+    """Run a database operation; when its connection was dropped, reconnect and run it again.
+
+    A worker holds its connection for hours; a database restart or a terminated backend must not
+    end the run. Only outside a transaction: inside one, its owner retries the whole transaction.
+    """
+    delay = RECONNECT_FIRST_DELAY
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except (OperationalError, InterfaceError) as exc:
+            if connection.in_atomic_block or attempt == attempts:
+                raise
+            logger.warning("database error (%s); reconnecting, try %s of %s", exc, attempt + 1, attempts)
+            connection.close()  # the next query opens a new connection
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
 
 
 def _start(run_id: int, worker: str) -> FineTuneRun | None:
@@ -105,23 +131,39 @@ class ProgressRecorder:
             points = {"validation_loss": progress.loss}
             extra = getattr(progress, "metrics", None) or {}
             points.update({f"validation_{name}": value for name, value in extra.items() if name != "loss"})
-        RunMetric.objects.bulk_create(
+        metrics = [
             RunMetric(run=self.run, step=progress.step, name=name, value=float(value))
             for name, value in points.items()
             if value is not None
+        ]
+        self._write(lambda: RunMetric.objects.bulk_create(metrics), "metric points")
+        self._write(
+            lambda: _current(self.run).update(
+                step=progress.step,
+                total_steps=progress.total_steps,
+                progress=progress.step / progress.total_steps if progress.total_steps else 0.0,
+                heartbeat_at=timezone.now(),
+            ),
+            "progress",
         )
-        _current(self.run).update(
-            step=progress.step,
-            total_steps=progress.total_steps,
-            progress=progress.step / progress.total_steps if progress.total_steps else 0.0,
-            heartbeat_at=timezone.now(),
-        )
+
+    def _write(self, operation: Callable[[], Any], what: str) -> None:
+        # Losing a few points while the database is away is better than losing the run.
+        try:
+            with_reconnect(operation)
+        except (OperationalError, InterfaceError):
+            logger.exception("run %s: %s not stored", self.run.pk, what)
 
     def should_stop(self) -> bool:
         if not self._cancelled and time.monotonic() - self._last_poll >= CANCEL_POLL_SECONDS:
             self._last_poll = time.monotonic()
             # Stop too when this attempt lost the run (re-queued by recovery, or ended elsewhere).
-            self._cancelled = not _current(self.run).filter(cancel_requested=False).exists()
+            try:
+                owned = with_reconnect(_current(self.run).filter(cancel_requested=False).exists)
+            except (OperationalError, InterfaceError):
+                logger.exception("run %s: could not look for a cancellation", self.run.pk)
+                owned = True  # asked again at the next poll
+            self._cancelled = not owned
         return self._cancelled
 
 
@@ -136,9 +178,11 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self._stop.wait(self.interval):
-                _current(self.run).update(heartbeat_at=timezone.now())
-        except Exception:  # a heartbeat must never take the run down
-            logger.exception("heartbeat of run %s failed", self.run.pk)
+                try:
+                    with_reconnect(lambda: _current(self.run).update(heartbeat_at=timezone.now()))
+                except Exception:  # a heartbeat must never take the run down; beat again next time
+                    logger.exception("heartbeat of run %s failed", self.run.pk)
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection
 
@@ -158,15 +202,22 @@ def _examples(version: DatasetVersion, split: str, example_type: Callable) -> li
     ]
 
 
+def _scratch_dir(run: FineTuneRun, attempt: int) -> Path:
+    return settings.AGORA_WORK_DIR / f"run-{run.pk}-attempt-{attempt}"
+
+
 def execute_run(run_id: int, worker: str = "") -> None:
     """Train a queued run on this worker. Called by the Celery task; a second delivery does nothing."""
     # torch and transformers load here, in the worker, never at Django start-up.
     from training.engine.finetune import Example, TrainingCancelled, fine_tune
 
-    run = _start(run_id, worker)
+    run = with_reconnect(partial(_start, run_id, worker))
     if run is None:
         return
-    workdir = settings.AGORA_WORK_DIR / f"run-{run.pk}-attempt-{run.attempts}"
+    workdir = _scratch_dir(run, run.attempts)
+    # An attempt whose worker died on this host left its scratch folder (a checkpoint copy or more).
+    for lost_attempt in range(1, run.attempts):
+        shutil.rmtree(_scratch_dir(run, lost_attempt), ignore_errors=True)
     recorder = ProgressRecorder(run)
     try:
         with Heartbeat(run, settings.AGORA_RUN_HEARTBEAT_INTERVAL):
@@ -180,12 +231,15 @@ def execute_run(run_id: int, worker: str = "") -> None:
                 on_progress=recorder,
                 should_stop=recorder.should_stop,
             )
-            _succeed(run, result, workdir / "output")
+            # One transaction: after a dropped connection it is rolled back and made again whole.
+            with_reconnect(partial(_succeed, run, result, workdir / "output"))
     except TrainingCancelled:
-        _finish(run, FineTuneRun.Status.CANCELLED, error="Cancelled at the user's request.")
+        with_reconnect(
+            partial(_finish, run, FineTuneRun.Status.CANCELLED, error="Cancelled at the user's request.")
+        )
     except Exception as exc:  # SoftTimeLimitExceeded included: the run ends failed with the reason
         logger.exception("run %s failed", run.pk)
-        _finish(run, FineTuneRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        with_reconnect(partial(_finish, run, FineTuneRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -13,7 +13,8 @@ from django.utils import timezone
 from governance.services.evaluations import fail_stale_reports
 from hub import audit
 from training.models import FineTuneRun
-from training.services.runs import enqueue_on_commit, transition
+from training.services.evaluation import resend_unclaimed_evaluations
+from training.services.runs import enqueue_on_commit, resend_unclaimed_runs, transition
 
 logger = logging.getLogger(__name__)
 # The audit action of each way recovery ends a lost attempt.
@@ -32,10 +33,26 @@ class Recovered:
 
 
 def recover_stale_runs(
-    *, now: datetime | None = None, timeout: float | None = None, max_attempts: int | None = None
+    *,
+    now: datetime | None = None,
+    timeout: float | None = None,
+    max_attempts: int | None = None,
+    queue_timeout: float | None = None,
 ) -> list[Recovered]:
-    """Re-queue, or fail once out of attempts, every running run with no heartbeat for ``timeout`` s."""
+    """Re-queue, or fail once out of attempts, every running run with no heartbeat for ``timeout`` s.
+
+    First, the task of each run queued for ``queue_timeout`` s that no worker took (its message
+    lost with a restarted broker), or never sent (broker down), is sent again.
+    """
     now = now or timezone.now()
+    recovered = [
+        Recovered(run_id, FineTuneRun.Status.QUEUED, "no worker took it: its task was sent again")
+        for run_id in resend_unclaimed_runs(now=now, timeout=queue_timeout)
+    ]
+    report_timeout = settings.AGORA_RUN_QUEUE_TIMEOUT if queue_timeout is None else queue_timeout
+    resent_reports = resend_unclaimed_evaluations(now=now, timeout=report_timeout)
+    if resent_reports:
+        logger.warning("evaluations %s: not taken by a worker, sent again", resent_reports)
     timeout = settings.AGORA_RUN_HEARTBEAT_TIMEOUT if timeout is None else timeout
     max_attempts = settings.AGORA_RUN_MAX_ATTEMPTS if max_attempts is None else max_attempts
     cutoff = now - timedelta(seconds=timeout)
@@ -43,7 +60,6 @@ def recover_stale_runs(
     lost_reports = fail_stale_reports(now - timedelta(seconds=settings.AGORA_EVALUATION_TIMEOUT))
     if lost_reports:
         logger.warning("%s evaluation reports failed: their worker was lost", lost_reports)
-    recovered = []
     for run_id in stale.values_list("pk", flat=True):
         outcome = _recover(run_id, cutoff, max_attempts)
         if outcome:

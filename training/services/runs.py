@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from governance.policy_engine import USE_TAGS
 from governance.services.policy_checks import check_run, reasons_text
@@ -23,6 +26,8 @@ from hub.services.models import get_or_create_model
 from training.engine.config import ConfigError, parse_config
 from training.models import ComputePool, FineTuneRun
 from training.selectors import pools_usable_by
+
+logger = logging.getLogger(__name__)
 
 
 class TransitionError(RuntimeError):
@@ -187,12 +192,89 @@ def submit_run(
 
 def enqueue_on_commit(run: FineTuneRun) -> None:
     """Send the run's task once the surrounding transaction commits (never for a rolled-back run)."""
+    # A lambda, not a partial: robust on_commit logs a failure by the callable's __qualname__.
+    transaction.on_commit(lambda: send_run_task(run), robust=True)
+
+
+def send_run_task(run: FineTuneRun) -> bool:
+    """Send a queued run's task to its queue; False when the broker cannot be reached.
+
+    The run is committed ``queued`` before this is called, so a broker outage must not lose it nor
+    fail the request that stored it: the failed send is noted in ``run.events`` and
+    ``resend_unclaimed_runs`` sends it again once the broker is back.
+    """
     from training.tasks import run_fine_tune
 
     # Redis pops its priority 0 first; RabbitMQ delivers the highest number first.
     priority = 9 - run.priority if settings.CELERY_BROKER_PRIORITY_INVERTED else run.priority
-    run_id, queue = run.pk, run.queue
-    transaction.on_commit(lambda: run_fine_tune.apply_async(args=[run_id], queue=queue, priority=priority))
+    try:
+        run_fine_tune.apply_async(args=[run.pk], queue=run.queue, priority=priority)
+    except (KombuOperationalError, OSError) as exc:
+        logger.warning("run %s: the broker could not be reached (%s); it will be sent again", run.pk, exc)
+        _note_queued(
+            run.pk, f"not sent: the broker could not be reached ({exc}); sent again later", unsent=True
+        )
+        return False
+    return True
+
+
+def _note_queued(run_id: int, note: str, **extra: Any) -> None:
+    """Add an event to a run that is (still) queued; its status does not change."""
+    with transaction.atomic():
+        run = (
+            FineTuneRun.objects.select_for_update()
+            .filter(pk=run_id, status=FineTuneRun.Status.QUEUED)
+            .first()
+        )
+        if run is None:
+            return
+        event = {
+            "at": timezone.now().isoformat(),
+            "from": run.status,
+            "to": run.status,
+            "note": note,
+            **extra,
+        }
+        run.events = [*run.events, event]
+        run.save(update_fields=["events"])
+
+
+def _last_sent(run: FineTuneRun) -> tuple[datetime, bool]:
+    """When the run's task was last sent to the broker, or tried and failed (second value True)."""
+    for event in reversed(run.events):
+        if event.get("to") == FineTuneRun.Status.QUEUED:
+            return datetime.fromisoformat(event["at"]), bool(event.get("unsent"))
+    return run.created_at, False
+
+
+def resend_unclaimed_runs(*, now: datetime | None = None, timeout: float | None = None) -> list[int]:
+    """Send again the task of every run queued for ``timeout`` s that no worker took, or never sent.
+
+    A broker that keeps nothing on disk forgets its queued messages when it restarts; the run would
+    stay queued for ever. Sending it again is safe: the worker moves a run from queued to running
+    under a row lock, so a duplicate delivery finds it running, or ended, and does nothing.
+    A run whose last send failed is sent again at once; the next send waits ``timeout`` again.
+    """
+    now = now or timezone.now()
+    timeout = queue_timeout() if timeout is None else timeout
+    cutoff = now - timedelta(seconds=timeout)
+    resent = []
+    queued = FineTuneRun.objects.filter(status=FineTuneRun.Status.QUEUED).only(
+        "created_at", "events", "queue", "priority"
+    )
+    for run in queued:
+        sent_at, unsent = _last_sent(run)
+        if unsent or sent_at <= cutoff:
+            reason = "the last send failed" if unsent else f"no worker took it for {timeout:g} s"
+            _note_queued(run.pk, f"sent again: {reason}")
+            if send_run_task(run):
+                resent.append(run.pk)
+    return resent
+
+
+def queue_timeout() -> float:
+    """Seconds a queued run waits for a worker before its task is sent again (AGORA_RUN_QUEUE_TIMEOUT)."""
+    return float(settings.AGORA_RUN_QUEUE_TIMEOUT)
 
 
 def cancel_run(*, user: User, run: FineTuneRun) -> FineTuneRun:
