@@ -493,8 +493,7 @@ class HubBuilder:
     # Models ---------------------------------------------------------------------------------------------
 
     def models(self) -> None:
-        from governance.models import PolicyAttachment
-        from hub.models import ModelVersion, RegisteredModel, Visibility
+        from hub.models import RegisteredModel, Visibility
 
         r = self.random
         models = []
@@ -512,6 +511,14 @@ class HubBuilder:
                         created_at=self.ago(r.uniform(150, 300)),
                     )
                 )
+        self.store_models(models, max_versions=4)
+
+    def store_models(self, models: list, *, max_versions: int) -> None:
+        """Store the models, attach policies to half of them, and give each 1 to ``max_versions`` versions."""
+        from governance.models import PolicyAttachment
+        from hub.models import ModelVersion, RegisteredModel, Visibility
+
+        r = self.random
         self.all_models = self.create(RegisteredModel, models)
         self.create(
             PolicyAttachment,
@@ -536,7 +543,7 @@ class HubBuilder:
             self.own_bases.setdefault(owner[version.model_id], []).append(version)
         fine_tunes = []
         for model in self.all_models:
-            for number in range(2, r.randint(1, 4) + 1):
+            for number in range(2, r.randint(1, max_versions) + 1):
                 own = self.own_bases.get(model.organization_id)
                 base = r.choice(own) if own and r.random() < 0.6 else self.open_base()
                 data = self.dataset_version_for(model.organization_id)

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from itertools import accumulate
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,8 +214,7 @@ class ScaleBuilder(HubBuilder):
     def models(self) -> None:
         """Ten models per organization (model m belongs to organization m % organizations, named as
         MLflow's side names it), each with 1 to 5 versions: an uploaded one, then fine-tunes."""
-        from governance.models import PolicyAttachment
-        from hub.models import ModelVersion, RegisteredModel, Visibility
+        from hub.models import RegisteredModel, Visibility
 
         r = self.random
         TASK = "text-classification"
@@ -237,40 +235,7 @@ class ScaleBuilder(HubBuilder):
                     updated_at=self.ago(r.uniform(0, 150)),
                 )
             )
-        self.all_models = self.create(RegisteredModel, models)
-        self.create(
-            PolicyAttachment,
-            [
-                PolicyAttachment(policy=r.choice(self.policies_of[m.organization_id]), model=m)
-                for m in self.all_models
-                if m.organization_id in self.policies_of and r.random() < 0.5
-            ],
-        )
-        uploads = self.create(
-            ModelVersion, [self.model_version(m, 1, ModelVersion.Origin.UPLOAD) for m in self.all_models]
-        )
-        owner = {m.pk: m.organization_id for m in self.all_models}
-        open_models = {m.pk for m in self.all_models if m.visibility != Visibility.PRIVATE}
-        bases = [v for v in uploads if v.status in ModelVersion.FROZEN_STATUSES]
-        self.open_bases = [v for v in bases if v.model_id in open_models]
-        self.open_base_weights = list(accumulate(r.lognormvariate(0, 2) for _ in self.open_bases))
-        self.own_bases: dict[int, list] = {}
-        for version in bases:
-            self.own_bases.setdefault(owner[version.model_id], []).append(version)
-        fine_tunes = []
-        for model in self.all_models:
-            for number in range(2, r.randint(1, 5) + 1):
-                own = self.own_bases.get(model.organization_id)
-                base = r.choice(own) if own and r.random() < 0.6 else self.open_base()
-                data = self.dataset_version_for(model.organization_id)
-                fine_tunes.append(self.model_version(model, number, ModelVersion.Origin.RUN, base, data))
-        self.versions = uploads + self.create(ModelVersion, fine_tunes)
-        for version in self.versions:
-            version.organization_id = owner[version.model_id]
-        self.published_of: dict[int, list] = {}
-        for version in self.versions:
-            if version.status in ModelVersion.FROZEN_STATUSES:
-                self.published_of.setdefault(version.organization_id, []).append(version)
+        self.store_models(models, max_versions=5)
 
     def runs(self) -> None:
         """HubBuilder's runs (finished but for the last hour's), then one in ten of them still going:
