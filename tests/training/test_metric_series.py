@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.models import DatasetVersion, ModelVersion, RegisteredModel, Role, Visibility
+from hub.models import Role
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 from training.models import FineTuneRun, RunMetric
 from training.selectors import MAX_POINTS_PER_SERIES, min_max_buckets
@@ -14,15 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def run(organization, owner):
-    model = RegisteredModel.objects.create(
-        organization=organization, slug="base", name="Base", license="MIT", visibility=Visibility.PRIVATE
-    )
-    version = ModelVersion.objects.create(model=model, number=1, origin="upload", labels=["a", "b"])
-    dataset = organization.datasets.create(slug="data", name="Data", license="MIT")
-    data_version = DatasetVersion.objects.create(
-        dataset=dataset, number=1, text_field="text", label_field="label", labels=["a", "b"]
-    )
+def run(organization, owner, run_inputs):
+    version, data_version = run_inputs
     run = FineTuneRun.objects.create(
         organization=organization, created_by=owner, base_version=version, dataset_version=data_version
     )

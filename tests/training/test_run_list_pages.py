@@ -7,22 +7,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from hub.models import DatasetVersion, ModelVersion, RegisteredModel, Visibility
 from training.models import FineTuneRun
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def runs(organization, owner):
-    model = RegisteredModel.objects.create(
-        organization=organization, slug="base", name="Base", license="MIT", visibility=Visibility.PRIVATE
-    )
-    version = ModelVersion.objects.create(model=model, number=1, origin="upload", labels=["a", "b"])
-    dataset = organization.datasets.create(slug="data", name="Data", license="MIT")
-    data_version = DatasetVersion.objects.create(
-        dataset=dataset, number=1, text_field="text", label_field="label", labels=["a", "b"]
-    )
+def runs(organization, owner, run_inputs):
+    version, data_version = run_inputs
     now = timezone.now()
     statuses = [FineTuneRun.Status.SUCCEEDED, FineTuneRun.Status.FAILED, FineTuneRun.Status.SUCCEEDED]
     created = FineTuneRun.objects.bulk_create(
