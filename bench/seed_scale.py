@@ -18,6 +18,7 @@ superuser (var/bench/superuser-token).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import random
@@ -177,6 +178,7 @@ class ScaleBuilder(HubBuilder):
             self.pools,
             self.runs,
             self.activity,
+            self.documents,
         )
         with dates_as_given(), transaction.atomic():
             for step in steps:
@@ -254,6 +256,13 @@ class ScaleBuilder(HubBuilder):
                 " accelerator_seconds = 0 WHERE id % 20 = 1 AND status <> 'rejected'"
             )
 
+    def documents(self) -> None:
+        """The JSON a real hub stores with each version and run, so that pages and lists carry what
+        they would: labels, weights by dtype, library versions and evaluation metrics for versions;
+        hyperparameters, final metrics and the status history for runs (MLflow's side has params,
+        tags and latest metrics)."""
+        write_documents()
+
     def metric_points(self) -> int:
         """50 loss points per run, each its own decaying curve, streamed as COPY text in its own
         transaction (foreign-key triggers off: every run id comes from the table just written)."""
@@ -288,6 +297,44 @@ class ScaleBuilder(HubBuilder):
                 progress.close()
             cursor.execute("SELECT setval(pg_get_serial_sequence('training_runmetric', 'id'), %s)", [next_id])
         return written
+
+
+def write_documents() -> None:
+    """Fill versions' and runs' JSON columns in place, with per-row figures drawn by PostgreSQL."""
+    from django.db import connection
+
+    from training.engine.config import HYPERPARAMETERS
+
+    hyperparameters = json.dumps({spec.name: spec.default for spec in HYPERPARAMETERS})
+    libraries = json.dumps(
+        {"python": "3.11.7", "torch": "2.13.0", "transformers": "5.23.0", "safetensors": "0.7.0"}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'UPDATE hub_modelversion SET labels = \'["negative", "neutral", "positive"]\','
+            " tensor_summary = jsonb_build_object('F32', jsonb_build_object('tensors', 103,"
+            "   'parameters', 22713987)),"
+            " library_versions = %s::jsonb,"
+            " metrics = jsonb_build_object('accuracy', round((0.7 + random() * 0.25)::numeric, 4),"
+            "   'f1_macro', round((0.65 + random() * 0.3)::numeric, 4),"
+            "   'eval_loss', round((0.2 + random() * 0.5)::numeric, 4), 'examples', 872)",
+            [libraries],
+        )
+        cursor.execute(
+            "UPDATE training_finetunerun SET hyperparameters = %s::jsonb,"
+            " metrics = CASE WHEN status = 'succeeded' THEN jsonb_build_object("
+            "   'accuracy', round((0.7 + random() * 0.25)::numeric, 4),"
+            "   'f1_macro', round((0.65 + random() * 0.3)::numeric, 4),"
+            "   'eval_loss', round((0.2 + random() * 0.5)::numeric, 4),"
+            "   'train_loss', round((0.1 + random() * 0.4)::numeric, 4)) ELSE '{}'::jsonb END,"
+            " events = jsonb_build_array("
+            "   jsonb_build_object('at', created_at, 'from', '', 'to', 'queued', 'note', 'submitted'))"
+            " || CASE WHEN started_at IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(jsonb_build_object("
+            "   'at', started_at, 'from', 'queued', 'to', 'running', 'note', 'cpu worker, attempt 1')) END"
+            " || CASE WHEN finished_at IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(jsonb_build_object("
+            "   'at', finished_at, 'from', 'running', 'to', status, 'note', '')) END",
+            [hyperparameters],
+        )
 
 
 def issue_load_tokens() -> None:

@@ -6,16 +6,19 @@ Reading the safetensors header needs no torch: 8 bytes of little-endian length, 
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import errno
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import struct
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -167,13 +170,228 @@ def load_with_transformers(directory: str) -> tuple[str, str]:
     return config.model_type, ""
 
 
+def _idle_seconds() -> float:
+    from django.conf import settings
+
+    return max(settings.AGORA_CHECKPOINT_INSPECTOR_IDLE_SECONDS, 0)
+
+
+# The child imports transformers before its first request, then answers one directory per line of
+# stdin with one JSON line. It ends when its stdin closes, so it never outlives the process that
+# started it, however that process ends.
+_CHILD_SOURCE = "from hub.checkpoint_files import serve_inspections; serve_inspections()"
+_READY = "ready"
+
+
+def serve_inspections() -> None:
+    """The loop of the inspector's child process (see CheckpointInspector)."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    # What the libraries print goes to the log (stderr), never among the answers.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    from transformers import AutoConfig, AutoTokenizer  # noqa: F401  (the slow part: it imports torch)
+
+    answers.write(_READY + "\n")
+    for line in sys.stdin:
+        answers.write(json.dumps(load_with_transformers(json.loads(line))) + "\n")
+
+
+class _ChildGone(Exception):
+    """The child ended before it answered; ``ready``: whether it had imported transformers by then."""
+
+    def __init__(self, detail: str, ready: bool):
+        super().__init__(detail)
+        self.ready = ready
+
+
+class CheckpointInspector:
+    """A child process that loads checkpoints with transformers on behalf of a process that must stay
+    light (a web worker): transformers imports torch, about 3 s and 230 MB, paid in the child only.
+
+    The child starts on first use, or ahead of it through ``warm_up`` (an upload calls it as its body
+    begins, so that the import overlaps the transfer); later loads reuse it, and it is stopped after
+    ``idle_seconds`` without use (0: a fresh child for each load, stopped after it). A child that dies
+    (killed, out of memory) is replaced and the load tried once more on a fresh one.
+
+    ``idle_seconds`` None follows AGORA_CHECKPOINT_INSPECTOR_IDLE_SECONDS.
+    """
+
+    def __init__(self, idle_seconds: float | None = None, command: Sequence[str] | None = None):
+        self._idle_seconds = idle_seconds
+        self.command = list(command or [sys.executable, "-c", _CHILD_SOURCE])
+        self._process: subprocess.Popen | None = None
+        self._ready = False
+        self._last_used = 0.0
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def idle_seconds(self) -> float:
+        return _idle_seconds() if self._idle_seconds is None else self._idle_seconds
+
+    @property
+    def pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def warm_up(self) -> None:
+        """Start the child now, if none is running, without waiting for its import."""
+        if not self._lock.acquire(blocking=False):
+            return  # a load is under way: a child is running
+        try:
+            self._start()
+            self._touch()
+        finally:
+            self._lock.release()
+
+    def load(self, directory: Path) -> tuple[str, str]:
+        """(model_type, error message or "") of the directory, as ``load_with_transformers`` gives them."""
+        with self._lock:
+            try:
+                try:
+                    return self._ask(directory)
+                except _ChildGone:
+                    self._stop()  # a warm child may have been killed while it waited: ask a fresh one
+                    return self._ask(directory)
+            except _ChildGone as gone:
+                self._stop()
+                if not gone.ready:  # it could not even import transformers: the server is at fault
+                    raise RuntimeError(f"the checkpoint inspector process did not start: {gone}") from None
+                message = f"the checkpoint could not be loaded with transformers: its loading process {gone}"
+                raise ValidationError({"files": message}) from None
+            finally:
+                if self.idle_seconds <= 0:
+                    self._stop()
+                else:
+                    self._touch()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _start(self) -> subprocess.Popen:
+        if self._process is not None and self._process.poll() is None:
+            return self._process
+        self._stop()
+        root = str(Path(__file__).resolve().parent.parent)
+        pythonpath = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+        self._process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": pythonpath},
+            text=True,
+        )
+        return self._process
+
+    def _ask(self, directory: Path) -> tuple[str, str]:
+        process = self._start()
+        try:
+            process.stdin.write(json.dumps(str(directory)) + "\n")
+            process.stdin.flush()
+            if not self._ready:
+                if process.stdout.readline().strip() != _READY:
+                    raise _ChildGone(self._ended(process), ready=False)
+                self._ready = True
+            answer = process.stdout.readline()
+        except (BrokenPipeError, ConnectionResetError):
+            answer = ""
+        if not answer:
+            raise _ChildGone(self._ended(process), ready=self._ready)
+        model_type, error = json.loads(answer)
+        return model_type, error
+
+    @staticmethod
+    def _ended(process: subprocess.Popen) -> str:
+        try:
+            code = process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "stopped answering"
+        return f"ended with exit code {code}" if code >= 0 else f"was killed by signal {-code}"
+
+    def _stop(self) -> None:
+        process, self._process, self._ready = self._process, None, False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if process is None:
+            return
+        for stream in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):  # a broken pipe: the child is gone already
+                stream.close()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _touch(self) -> None:
+        """Note a use, and stop the child once it has been idle for ``idle_seconds``."""
+        self._last_used = time.monotonic()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(self.idle_seconds, self._stop_if_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _stop_if_idle(self) -> None:
+        with self._lock:
+            # A load may have run while this timer waited for the lock; its own timer ends the child.
+            if time.monotonic() - self._last_used >= self.idle_seconds:
+                self._stop()
+
+    def _forget_after_fork(self) -> None:
+        """In a forked process: the child belongs to the parent; drop the pipes without stopping it."""
+        self._lock = threading.Lock()
+        self._timer = None
+        if self._process is not None:
+            for stream in (self._process.stdin, self._process.stdout):
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._process, self._ready = None, False
+
+
+_inspector: CheckpointInspector | None = None
+_inspector_lock = threading.Lock()
+
+
+def checkpoint_inspector() -> CheckpointInspector:
+    """This process's inspector, stopped when the process exits."""
+    global _inspector
+    with _inspector_lock:
+        if _inspector is None:
+            _inspector = CheckpointInspector()
+            atexit.register(_inspector.stop)
+        return _inspector
+
+
+def _inspector_after_fork() -> None:
+    global _inspector_lock
+    _inspector_lock = threading.Lock()
+    if _inspector is not None:
+        _inspector._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_inspector_after_fork)
+
+
+def warm_up_inspector() -> None:
+    """Start the inspector's child now, so that transformers is imported by the time a load needs it.
+
+    Nothing to do where torch is already imported (loads run in process) or where each load has a
+    fresh child (AGORA_CHECKPOINT_INSPECTOR_IDLE_SECONDS=0).
+    """
+    if "torch" not in sys.modules and _idle_seconds() > 0:
+        checkpoint_inspector().warm_up()
+
+
 def _load_with_transformers_isolated(directory: Path) -> tuple[str, str]:
     """transformers imports torch (about 230 MB resident). A process that has not imported it (a web
-    server) loads the checkpoint in a short-lived child process instead, and stays light."""
+    server) loads the checkpoint in its inspector's child process instead, and stays light."""
     if "torch" in sys.modules:
         return load_with_transformers(str(directory))
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(load_with_transformers, str(directory)).result()
+    return checkpoint_inspector().load(directory)
 
 
 def inspect_checkpoint(directory: Path) -> CheckpointInfo:

@@ -196,6 +196,16 @@ elif AGORA_BLOB_STORAGE != "filesystem":
 # without another copy (hub/upload_handlers.py).
 FILE_UPLOAD_HANDLERS = ["hub.upload_handlers.HashingFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploaded checkpoints are loaded with transformers in a child process of each web worker (the worker
+# itself never imports torch); the child stays up this long after its last use, so that later uploads
+# find it ready. 0: a fresh child for each upload (3-4 s of imports each time).
+AGORA_CHECKPOINT_INSPECTOR_IDLE_SECONDS = env_int("AGORA_CHECKPOINT_INSPECTOR_IDLE_SECONDS", 300)
+# A blob hashed as it was stored, or read whole and found intact, is then served without hashing it
+# again (by sendfile) while its file stays unchanged (same inode, size and mtime), for this long; the
+# next download after that verifies it again. 0: every download re-hashes. The verifications are
+# remembered in the cache (CACHE_URL: shared by every process with Redis, per process otherwise).
+# `manage.py verify_blobs` remains the check of blobs at rest.
+AGORA_BLOB_REVERIFY_SECONDS = env_int("AGORA_BLOB_REVERIFY_SECONDS", 24 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 AGORA_MAX_DATASET_BYTES = env_int("AGORA_MAX_DATASET_BYTES", 512 * 1024 * 1024)
 # Checkpoint archives: limits on what one upload may unpack to.

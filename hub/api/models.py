@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import django_filters
 from django.core.exceptions import ValidationError
 from django.http.multipartparser import MultiPartParserError
 from drf_spectacular.utils import extend_schema
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from hub import selectors
 from hub.api import serializers
 from hub.api.permissions import TokenScope, require_token_organization
+from hub.models import ModelVersion
 from hub.services.models import add_uploaded_version, checkpoint_upload, create_model_from_upload, move_alias
 from hub.upload_handlers import RelativePathMultiPartParser
 
@@ -127,12 +129,22 @@ class RegisteredModelViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelView
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+class ModelVersionFilter(django_filters.FilterSet):
+    # By id, without looking the model up first: a model that does not exist or is hidden from you
+    # both give an empty list, and listing one model's versions costs no extra query.
+    model = django_filters.NumberFilter(field_name="model_id", help_text="Versions of this model (its id).")
+
+    class Meta:
+        model = ModelVersion
+        fields = {"origin": ["exact"], "status": ["exact"]}
+
+
 class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     """Model versions visible to you: lineage, metrics and files."""
 
     serializer_class = serializers.ModelVersionSerializer
     permission_classes = [IsAuthenticatedOrReadOnly, TokenScope]
-    filterset_fields = {"model": ["exact"], "origin": ["exact"], "status": ["exact"]}
+    filterset_class = ModelVersionFilter
     ordering_fields = ["created_at", "number"]
 
     def get_queryset(self):

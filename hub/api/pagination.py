@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from rest_framework.pagination import PageNumberPagination
+
+
+def rows_by_key(object_list: QuerySet, keys: list) -> QuerySet:
+    """The rows with these primary keys, with the list's joined and prefetched relations but not its
+    filters: the keys already passed them, and repeating them led PostgreSQL to walk the filter's
+    index checking each entry against the keys (5 ms) instead of fetching 25 rows by primary key."""
+    query = object_list.query
+    if query.annotations or query.extra or query.distinct or query.combinator:
+        return object_list.filter(pk__in=keys)  # rows whose values depend on the full query
+    rows = object_list.model._default_manager.filter(pk__in=keys)
+    rows.query.select_related = query.select_related
+    rows.query.deferred_loading = query.deferred_loading
+    rows._prefetch_related_lookups = object_list._prefetch_related_lookups
+    return rows
 
 
 class DeferredJoinPaginator(Paginator):
@@ -15,9 +30,8 @@ class DeferredJoinPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = min(bottom + self.per_page, self.count)
-        object_list = self.object_list
-        keys = list(object_list.values_list("pk", flat=True)[bottom:top])
-        by_key = {row.pk: row for row in object_list.filter(pk__in=keys)}
+        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        by_key = {row.pk: row for row in rows_by_key(self.object_list, keys)}
         return self._get_page([by_key[key] for key in keys if key in by_key], number, self)
 
 

@@ -11,6 +11,12 @@ storages (S3) get the content through ``Storage.save``.
 
 Storing is two steps so that callers can keep Blob rows inside their own transaction:
 ``put_*`` writes the content (no database row), ``record`` creates or finds the Blob row.
+
+Reads are verified: ``iter_verified`` re-hashes what it yields. A local blob whose bytes were hashed
+as they were stored, or read whole and found intact, is remembered as verified (in the cache, for
+AGORA_BLOB_REVERIFY_SECONDS) together with its file's identity; while the file is unchanged,
+``open_verified_file`` hands it out for serving without hashing it again. ``verify_blobs`` checks
+the store at rest.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.db.models import Q, QuerySet
@@ -89,6 +97,86 @@ def incoming_dir() -> Path:
     return directory
 
 
+# Remembered verifications: blob SHA-256 → fingerprint of the file that was found intact.
+VERIFIED_KEY = "agora:blob-verified:{}"
+# Filesystems stamp a write's mtime from a coarse clock (a kernel tick, at most 10 ms; whole seconds
+# on some), so a write in the same tick as the last one may leave mtime as it was. A file is
+# fingerprinted only once its mtime is older than a tick (twice, for a margin): any later write then
+# moves it.
+SETTLED_NS = 20_000_000
+SETTLED_WHOLE_SECONDS_NS = 2_000_000_000
+# A file this large just stored is worth waiting for (at most SETTLED_NS) rather than hashing it
+# again on its first download (20 ms of SHA-256 covers about 30 MB).
+WAIT_TO_SETTLE_BYTES = 64 * 1024 * 1024
+
+
+def _fingerprint(stat: os.stat_result) -> list[int] | None:
+    """The file's identity (device, inode, size, mtime), or None while a write could go unnoticed."""
+    age = time.time_ns() - stat.st_mtime_ns
+    settled = SETTLED_WHOLE_SECONDS_NS if stat.st_mtime_ns % 1_000_000_000 == 0 else SETTLED_NS
+    if age < settled:
+        return None
+    return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns]
+
+
+def _stored_fingerprint(path: Path) -> list[int] | None:
+    """The fingerprint of a file just stored, waiting the few milliseconds it needs when it is large."""
+    if settings.AGORA_BLOB_REVERIFY_SECONDS <= 0:
+        return None
+    stat = path.stat()
+    fingerprint = _fingerprint(stat)
+    wait = SETTLED_NS - (time.time_ns() - stat.st_mtime_ns)
+    if fingerprint is None and stat.st_size >= WAIT_TO_SETTLE_BYTES and 0 < wait <= SETTLED_NS:
+        time.sleep(wait / 1e9)
+        fingerprint = _fingerprint(path.stat())
+    return fingerprint
+
+
+def _remember_verified(sha256: str, fingerprint: list[int] | None) -> None:
+    seconds = settings.AGORA_BLOB_REVERIFY_SECONDS
+    if fingerprint is not None and seconds > 0:
+        cache.set(VERIFIED_KEY.format(sha256), fingerprint, timeout=seconds)
+
+
+def forget_verified(sha256: str) -> None:
+    """The next read of this blob verifies it again."""
+    cache.delete(VERIFIED_KEY.format(sha256))
+
+
+def _handle_fingerprint(handle) -> list[int] | None:
+    """The fingerprint of an open local file (None for other storages)."""
+    try:
+        return _fingerprint(os.fstat(handle.fileno()))
+    except (AttributeError, OSError, ValueError):  # no file descriptor: not a local file
+        return None
+
+
+def open_verified_file(blob: Blob) -> BinaryIO | None:
+    """The blob's local file, open, when its bytes were verified within AGORA_BLOB_REVERIFY_SECONDS
+    and the file is unchanged since (same device, inode, size and mtime): it may be served as it is.
+
+    None when it must be read through ``iter_verified`` (never verified, expired, changed, or not on
+    a local disk). Tampering that keeps all four (bit rot, or a write that restores mtime) is found
+    by ``verify_blobs`` and, at the latest, by the next download after the time-to-live.
+    """
+    storage = blob_storage()
+    if _local_root(storage) is None or settings.AGORA_BLOB_REVERIFY_SECONDS <= 0:
+        return None
+    remembered = cache.get(VERIFIED_KEY.format(blob.sha256))
+    if remembered is None:
+        return None
+    try:
+        handle = open(storage.path(blob.storage_key), "rb")  # noqa: SIM115 (the response closes it)
+    except OSError:
+        return None
+    # The open file itself is compared, so a file replaced after this check is not the one served.
+    stat = os.fstat(handle.fileno())
+    if stat.st_size != blob.size or _fingerprint(stat) != remembered:
+        handle.close()
+        return None
+    return handle
+
+
 def record(content: Content) -> Blob:
     blob, _ = Blob.objects.get_or_create(sha256=content.sha256, defaults={"size": content.size})
     return blob
@@ -106,6 +194,7 @@ def _check_existing(storage: Storage, content: Content) -> None:
     """An existing key must hold exactly this content; it is never replaced."""
     key = content.storage_key
     if storage.size(key) != content.size or _hash_stored(storage, key) != content.sha256:
+        forget_verified(content.sha256)
         raise BlobIntegrityError(f"blob {content.sha256} already exists in storage with other bytes")
 
 
@@ -117,7 +206,11 @@ def _publish_local(storage: FileSystemStorage, path: Path, content: Content) -> 
     try:
         os.link(path, target)
     except FileExistsError:
+        fingerprint = _fingerprint(target.stat())
         _check_existing(storage, content)
+    else:
+        fingerprint = _stored_fingerprint(target)  # hashed while it was written
+    _remember_verified(content.sha256, fingerprint)
 
 
 def _put_spooled(storage: Storage, spool: BinaryIO, content: Content) -> None:
@@ -223,6 +316,7 @@ def iter_verified(blob: Blob) -> Iterator[bytes]:
     hashed: Future | None = None
     try:
         with blob_storage().open(blob.storage_key, "rb") as handle:
+            fingerprint = _handle_fingerprint(handle)  # before reading: a later write shows as a change
             for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
                 if hasher is None:
                     digest.update(chunk)
@@ -239,7 +333,9 @@ def iter_verified(blob: Blob) -> Iterator[bytes]:
         if hasher is not None:
             hasher.shutdown(wait=True)  # also when the reader stops early (a client gone mid-download)
     if digest.hexdigest() != blob.sha256:
+        forget_verified(blob.sha256)
         raise BlobIntegrityError(f"blob {blob.sha256} is corrupted in storage")
+    _remember_verified(blob.sha256, fingerprint)
     if pending:
         yield pending
 
@@ -333,17 +429,22 @@ def check_blob(blob: Blob, on_bytes: Callable[[int], None] | None = None) -> tup
     size = 0
     try:
         with storage.open(blob.storage_key, "rb") as handle:
+            fingerprint = _handle_fingerprint(handle)
             for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
                 digest.update(chunk)
                 size += len(chunk)
                 if on_bytes:
                     on_bytes(len(chunk))
     except FileNotFoundError:
+        forget_verified(blob.sha256)
         return "missing", f"no file at {blob.storage_key}"
     if size != blob.size:
+        forget_verified(blob.sha256)
         return "corrupted", f"{size} bytes stored, {blob.size} expected"
     if digest.hexdigest() != blob.sha256:
+        forget_verified(blob.sha256)
         return "corrupted", f"the stored bytes hash to {digest.hexdigest()}"
+    _remember_verified(blob.sha256, fingerprint)
     return None
 
 

@@ -46,3 +46,22 @@ def test_pages_follow_the_order_of_the_list(api_client_for, owner, runs):
     assert seen == expected[:50]
     assert client.get("/api/v1/runs/?status=succeeded&page=3").status_code == 404
     assert client.get("/api/v1/runs/?status=succeeded&page=x").status_code == 404
+
+
+def test_a_page_reads_its_rows_by_key_alone(api_client_for, owner, runs):
+    """The page's keys pass the filters once; the rows are then read by primary key only, with the
+    names of their versions, but not the versions' JSON."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_client_for(owner)
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get("/api/v1/runs/?status=succeeded").json()
+    statements = [query["sql"] for query in queries.captured_queries]
+    run_selects = [sql for sql in statements if sql.startswith('SELECT "training_finetunerun"."id", ')]
+    assert len(run_selects) == 1, run_selects
+    rows = run_selects[0]
+    assert '"training_finetunerun"."id" IN (' in rows and "succeeded" not in rows
+    version_selects = [sql for sql in statements if 'FROM "hub_modelversion"' in sql]
+    assert version_selects and all('"tensor_summary"' not in sql for sql in version_selects)
+    assert [run["base_version"] for run in body["results"]] == ["acme/base@v1"] * 25

@@ -26,7 +26,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     pagination_class = DeferredJoinPagination
 
     def get_queryset(self):
-        runs = selectors.runs_visible_to(self.request.user).order_by("-created_at", "-id")
+        runs = selectors.runs_listed_to(self.request.user).order_by("-created_at", "-id")
         if self.action == "metrics":  # only the run's visibility matters, not its related rows
             runs = runs.select_related(None).prefetch_related(None)
         return runs
