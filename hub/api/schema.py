@@ -23,7 +23,8 @@ VALIDATION_ERROR_SCHEMA = {
 class AgoraAutoSchema(AutoSchema):
     """Adds the error responses an operation can give: 400 (a refused input), 401 (a wrong or
     missing token), 403 (not allowed), 404 (no such record, or hidden from you, or no such page),
-    429 (throttled), and on uploads 507 (the storage volume is full)."""
+    415 (a body in a content type the operation does not read), 429 (throttled), and on uploads 507
+    (the storage volume is full)."""
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
@@ -40,6 +41,8 @@ class AgoraAutoSchema(AutoSchema):
         # A write may be refused by its service (cancel a finished run) even without a body.
         if method != "GET" or query - LENIENT_QUERY_PARAMETERS:
             errors["400"] = ("A refused input; the body names each field.", VALIDATION_ERROR_SCHEMA)
+        if "requestBody" in operation:
+            errors["415"] = ("The body's content type is not one this operation reads.", self._error_ref())
         if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
             errors["507"] = ("The storage volume is full: nothing was stored.", self._error_ref())
         if has_path_parameters or "page" in query:
